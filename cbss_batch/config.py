@@ -1,0 +1,162 @@
+"""Settings: the only reader of the settings file and of ``CBSS_*`` environment variables.
+
+``load_settings(path, environ)`` reads ``config/cbss.toml`` (or ``CBSS_CONFIG``), applies the
+``CBSS_DB_URL`` override and returns frozen ``Settings``. Relative paths resolve against the
+working directory, so any directory holding ``config/cbss.toml`` is a complete workspace.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cbss_batch.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/cbss.toml")
+BUNDLED_XSD = Path(__file__).resolve().parent.parent / "xsd"  # the project's schemas, beside the package
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntakeSettings:
+    max_part_bytes: int = 50_000_000
+    max_parts: int = 9
+    max_name_age_days: int = 365
+    go_timeout_hours: int = 24
+    signature_required_in_production: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxSettings:
+    compress_above_bytes: int = 50_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything a run needs, resolved to absolute paths."""
+
+    config_path: Path
+    transfer_point: str = "999999"
+    inbox: Path
+    outbox: Path
+    archive: Path
+    work: Path
+    database_url: str
+    xsd: Path
+    today: date | None = None  # fixed processing date; None means the system clock
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
+    batch_rows: int = 5000
+
+    def today_or(self, clock_today: date) -> date:
+        """The processing date: the configured one, else the clock's."""
+        return self.today or clock_today
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from the TOML file (``CBSS_CONFIG`` or ``path``) with ``CBSS_DB_URL`` applied."""
+    config_path = Path(environ.get("CBSS_CONFIG") or path or DEFAULT_CONFIG)
+    if not config_path.is_file():
+        raise ConfigError(f"configuration file {config_path} not found; run from a workspace holding "
+                          "config/cbss.toml, pass --config PATH or set CBSS_CONFIG")
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+    reader = _Reader(config_path, data)
+    base = Path.cwd()
+    paths = reader.table("paths")
+    db = reader.table("database")
+    intake = reader.table("intake")
+    outbox = reader.table("outbox")
+    runtime = reader.table("runtime")
+    db_url = environ.get("CBSS_DB_URL") or reader.text(db, "database", "url", "sqlite:///var/cbss.db")
+    return Settings(
+        config_path=config_path.resolve(),
+        transfer_point=reader.digits(reader.table("transfer_point"), "transfer_point", "number", "999999", 6),
+        inbox=base / reader.text(paths, "paths", "inbox", "inbox"),
+        outbox=base / reader.text(paths, "paths", "outbox", "outbox"),
+        archive=base / reader.text(paths, "paths", "archive", "var/archive"),
+        work=base / reader.text(paths, "paths", "work", "var/work"),
+        xsd=base / paths["xsd"] if "xsd" in paths else BUNDLED_XSD,
+        database_url=_absolute_sqlite(db_url, base),
+        today=reader.day(runtime, "runtime", "today"),
+        batch_rows=reader.integer(runtime, "runtime", "batch_rows", 5000, minimum=1),
+        intake=IntakeSettings(
+            max_part_bytes=reader.integer(intake, "intake", "max_part_bytes", 50_000_000, minimum=1),
+            max_parts=reader.integer(intake, "intake", "max_parts", 9, minimum=1, maximum=9),
+            max_name_age_days=reader.integer(intake, "intake", "max_name_age_days", 365, minimum=1),
+            go_timeout_hours=reader.integer(intake, "intake", "go_timeout_hours", 24, minimum=1),
+            signature_required_in_production=reader.boolean(
+                intake, "intake", "signature_required_in_production", False),
+        ),
+        outbox_options=OutboxSettings(
+            compress_above_bytes=reader.integer(outbox, "outbox", "compress_above_bytes", 50_000_000, minimum=1),
+        ),
+    )
+
+
+def _absolute_sqlite(url: str, base: Path) -> str:
+    """Resolve a relative SQLite path against the workspace so every command sees the same file."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Typed access to the parsed TOML with errors that name the file and the key."""
+
+    path: Path
+    data: dict[str, Any]
+
+    def table(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.path}: [{name}] must be a table")
+        return value
+
+    def _fail(self, section: str, key: str, expected: str, value: object) -> ConfigError:
+        return ConfigError(f"{self.path}: {section}.{key} must be {expected}, found {value!r}")
+
+    def text(self, table: dict[str, Any], section: str, key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self._fail(section, key, "a non-empty string", value)
+        return value
+
+    def digits(self, table: dict[str, Any], section: str, key: str, default: str, width: int) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or len(value) != width or not value.isdigit():
+            raise self._fail(section, key, f'a string of {width} digits (e.g. "{default}")', value)
+        return value
+
+    def integer(self, table: dict[str, Any], section: str, key: str, default: int, *,
+                minimum: int | None = None, maximum: int | None = None) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(section, key, "an integer", value)
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise self._fail(section, key, f"an integer in [{minimum}, {maximum}]", value)
+        return value
+
+    def boolean(self, table: dict[str, Any], section: str, key: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(section, key, "true or false", value)
+        return value
+
+    def day(self, table: dict[str, Any], section: str, key: str) -> date | None:
+        value = table.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise self._fail(section, key, "a date YYYY-MM-DD", value) from None

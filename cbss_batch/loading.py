@@ -1,0 +1,223 @@
+"""Staging of a DmfA original: streamed records → rules → bulk rows, in the caller's transaction.
+
+Each declaration (``Form``) gets its own ticket and row; its persons, worker lines, occupations,
+services, remunerations, contributions and deductions are written in batches with their source
+line. Rules run as the records pass (header, person, then declaration totals), so a bad
+declaration is refused on its own and the others in the file are unaffected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Protocol
+
+from lxml import etree
+from sqlalchemy import Connection, update
+
+from cbss_batch.notify import NotiForm
+from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
+from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson
+from cbss_batch.rules.runner import DeclarationReview
+from cbss_batch.store.bulk import BulkWriter, IdSource
+from cbss_batch.store.queries import new_ticket
+from cbss_batch.store.tables import STAGING_TABLES, declarations
+from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
+
+__all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
+
+DMFA_SCHEMA = "DmfAOriginal_20223.xsd"
+
+
+def schema(path: Path) -> etree.XMLSchema:
+    """The compiled schema at ``path`` (cached)."""
+    return load_schema(path)
+
+
+@lru_cache(maxsize=4)
+def known_elements(xsd_dir: Path) -> frozenset[str]:
+    """Every element name our input schemas declare (to tell an unknown element from a misplaced one)."""
+    names: set[str] = set()
+    for path in sorted(xsd_dir.glob("*.xsd")):
+        tree = etree.parse(str(path), hardened_parser())
+        names.update(e.get("name") for e in tree.iter("{http://www.w3.org/2001/XMLSchema}element") if e.get("name"))
+    return frozenset(names)
+
+
+class HasFindings(Protocol):
+    findings: list[Finding]
+
+
+@dataclass(slots=True)
+class DeclarationOutcome:
+    """One staged declaration with its ticket and findings."""
+
+    declaration_id: int
+    header: DmfaHeader
+    ticket: str
+    findings: list[Finding] = field(default_factory=list)
+    totals: DeclarationTotals = field(default_factory=DeclarationTotals)
+
+    @property
+    def is_accepted(self) -> bool:
+        return not any(f.is_blocking for f in self.findings)
+
+    def noti_form(self) -> NotiForm:
+        """This declaration as a NOTI ``Form``."""
+        header = self.header
+        return NotiForm(identification=header.identification, created_on=header.created_on,
+                        created_at=header.created_at, noss_number=header.noss_number,
+                        company_id=header.company_id, quarter=str(header.quarter), ticket=self.ticket,
+                        accepted=self.is_accepted, findings=tuple(self.findings))
+
+
+@dataclass(slots=True)
+class LoadedSet:
+    declarations: list[DeclarationOutcome] = field(default_factory=list)
+    rows: int = 0
+
+    def findings_with_lines(self) -> list[DeclarationOutcome]:
+        return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+
+class _Declaration:
+    """One declaration being staged: its row, ticket and the review of its rules."""
+
+    def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date) -> None:
+        self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
+        self.review = DeclarationReview(header, today)
+        conn.execute(declarations.insert().values(
+            id=declaration_id, set_id=set_id, ticket=self.outcome.ticket, form_index=header.form_index,
+            message_type="DMFA", identification=header.identification, created_on=header.created_on,
+            created_at=header.created_at, sender_reference=header.sender_reference, quarter=str(header.quarter),
+            noss_number=header.noss_number, company_id=header.company_id, trusteeship=header.trusteeship,
+            net_owed_declared=header.net_owed_amount, persons=0, worker_records=0, accepted=True, result_code=1,
+            line=header.line))
+
+
+def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path, today: date,
+              batch_rows: int) -> LoadedSet:
+    """Stream, validate, check and stage every declaration of a DmfA document; InvalidDocument on bad XML."""
+    writer = BulkWriter(conn, STAGING_TABLES, batch_rows)
+    declaration_ids = IdSource(conn, "id:declarations", block=100)
+    loaded = LoadedSet()
+    current: _Declaration | None = None
+    for event in read_dmfa(source, schema(schema_path)):
+        if current is None or current.outcome.header is not event.header:
+            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today)
+        if isinstance(event, PersonRead):
+            _stage_person(writer, current, event.person, set_id)
+        elif isinstance(event, UnrelatedRead):
+            c = event.contribution
+            current.review.add_unrelated(c)
+            writer.add("contributions", (writer.ids["contributions"].take(), current.outcome.declaration_id, None,
+                                         set_id, c.kind, c.worker_code, c.contribution_type, c.basis, c.amount,
+                                         c.line))
+        elif isinstance(event, DeclarationEnd):
+            _finish(conn, current)
+            loaded.declarations.append(current.outcome)
+            current = None
+    writer.flush()
+    loaded.rows = writer.written
+    return loaded
+
+
+def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson, set_id: int) -> None:
+    outcome = decl.outcome
+    decl.review.add_person(person)
+    decl_id = outcome.declaration_id
+    ids = writer.ids
+    person_id = ids["natural_persons"].take()
+    writer.add("natural_persons", (person_id, decl_id, set_id, person.sequence, person.insz, person.name,
+                                   person.first_name, person.line))
+    for record in person.worker_records:
+        record_id = ids["worker_records"].take()
+        writer.add("worker_records", (record_id, person_id, decl_id, set_id, record.employer_class,
+                                      record.worker_code, _iso(record.quarter_start), _iso(record.quarter_end),
+                                      record.border, record.activity_with_risk, record.local_unit_id, record.line))
+        for occ in record.occupations:
+            occ_id = ids["occupations"].take()
+            writer.add("occupations", (occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
+                                       _iso(occ.ending_date), occ.joint_committee, occ.working_days_system,
+                                       occ.contract_type, occ.ref_mean_working_hours, occ.mean_working_hours,
+                                       occ.local_unit_id, occ.line))
+            for s in occ.services:
+                writer.add("services", (ids["services"].take(), occ_id, set_id, s.sequence, s.code, s.days, s.hours,
+                                        s.line))
+            for r in occ.remunerations:
+                writer.add("remunerations", (ids["remunerations"].take(), occ_id, set_id, r.sequence, r.code,
+                                             r.amount, r.bonus_frequency, r.percentage_paid, r.line))
+            for d in occ.deductions:
+                writer.add("deductions", (ids["deductions"].take(), decl_id, record_id, occ_id, set_id, d.code,
+                                          d.basis, d.amount, d.line))
+        for c in record.contributions:
+            writer.add("contributions", (ids["contributions"].take(), decl_id, record_id, set_id, c.kind,
+                                         c.worker_code, c.contribution_type, c.basis, c.amount, c.line))
+        for d in record.deductions:
+            writer.add("deductions", (ids["deductions"].take(), decl_id, record_id, None, set_id, d.code, d.basis,
+                                      d.amount, d.line))
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None and day != date.min else None
+
+
+def _finish(conn: Connection, decl: _Declaration) -> None:
+    outcome = decl.outcome
+    totals = decl.review.finish()
+    outcome.totals = totals
+    outcome.findings = decl.review.findings
+    conn.execute(update(declarations).where(declarations.c.id == outcome.declaration_id).values(
+        net_owed_computed=totals.net_owed, persons=totals.persons, worker_records=totals.worker_records,
+        accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0))
+
+
+def fill_columns(paths: list[Path], outcomes: Iterable[HasFindings]) -> None:
+    """Give every finding that has a line the column of its element's start tag on that line.
+
+    lxml reports lines, not columns, while streaming; this reads the document once more, only
+    when there are findings, and only looks at the lines needed.
+    """
+    outcomes = list(outcomes)
+    wanted: dict[int, set[str]] = {}
+    for outcome in outcomes:
+        for f in outcome.findings:
+            if f.line and not f.column:
+                wanted.setdefault(f.line, set()).add(f.tag or "")
+    if not wanted:
+        return
+    columns: dict[tuple[int, str], int] = {}
+    last = max(wanted)
+    line_no = 0
+    for path_line in _lines(paths):
+        line_no += 1
+        if line_no in wanted:
+            text = path_line.decode("utf-8", "replace")
+            for tag in wanted[line_no]:
+                pos = text.find(f"<{tag}") if tag else -1
+                if pos < 0:
+                    pos = len(text) - len(text.lstrip())
+                columns[(line_no, tag)] = pos + 1
+        if line_no >= last:
+            break
+    for outcome in outcomes:
+        outcome.findings = [dataclasses.replace(f, column=columns.get((f.line, f.tag or ""), 1))
+                            if f.line and not f.column else f for f in outcome.findings]
+
+
+def _lines(paths: list[Path]) -> Iterable[bytes]:
+    carry = b""
+    for path in paths:
+        with path.open("rb") as handle:
+            for chunk_line in handle:
+                if not chunk_line.endswith(b"\n"):
+                    carry += chunk_line
+                    continue
+                yield carry + chunk_line
+                carry = b""
+    if carry:
+        yield carry

@@ -1,0 +1,142 @@
+"""Answer documents: the file receipt (ACRF) and the notification (NOTI), from records and findings.
+
+Both follow the official structures (``ACRF_20231.xsd``, ``NOTIFICATION_20223.xsd``); the NOTI is
+written as a stream (lxml incremental writer) because a big file may carry many anomalies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from lxml import etree
+
+from cbss_batch.records import Finding
+
+_LABEL_LIMIT = 500
+_NAME_LIMIT = 64
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+# Order of the identifying keys inside a NOTI <Path> (official NOTIFICATION schema).
+PATH_ORDER = ("Quarter", "NOSSRegistrationNbr", "NOSSLPARegistrationNbr", "Trusteeship", "CompanyID",
+              "UnrelatedEmployerClass", "UnrelatedWorkerCode", "NaturalPersonSequenceNbr", "INSS",
+              "EmployerClass", "WorkerCode", "OccupationSequenceNbr", "ReorganisationMeasure",
+              "ServiceSequenceNbr", "ServiceCode", "RemunSequenceNbr", "RemunCode", "BonusPaymentFrequency",
+              "PercentagePaid", "DeductionCode", "DeductionDetailSequenceNbr", "EmployerNotion",
+              "JointCommissionNbr", "ActivityCode", "ComplIndemnityAgreementNotion",
+              "HalfTimeCareerInterruptionNotion", "ServiceExemptionNotion", "ReplacementAccordanceWCCNotion",
+              "ContributionWorkerCode", "ContributionType")
+_PATH_RANK = {label: rank for rank, label in enumerate(PATH_ORDER)}
+
+
+def printable_name(name: str) -> str:
+    """A received name made safe for an answer: printable ASCII, at most 64 characters."""
+    return _UNPRINTABLE.sub("?", name)[:_NAME_LIMIT] or "?"
+
+
+def _stamp(now: datetime) -> tuple[str, str]:
+    return f"{now:%Y-%m-%d}", f"{now:%H:%M:%S}.{now.microsecond // 1000:03d}"
+
+
+def _form_head(parent: etree._Element, identification: str, now: datetime) -> None:
+    day, hour = _stamp(now)
+    for tag, text in (("Identification", identification), ("FormCreationDate", day),
+                      ("FormCreationHour", hour), ("AttestationStatus", "0"), ("TypeForm", "FA")):
+        etree.SubElement(parent, tag).text = text
+
+
+def _file_reference(parent: etree._Element, file_name: str, ticket: str) -> None:
+    ref = etree.SubElement(parent, "FileReference")
+    etree.SubElement(ref, "FileName").text = printable_name(file_name)
+    etree.SubElement(ref, "ReferenceOrigin").text = "2"
+    etree.SubElement(ref, "ReferenceNbr").text = ticket
+
+
+def acrf_bytes(*, file_name: str, ticket: str, accepted: bool, error_codes: Iterable[str], now: datetime) -> bytes:
+    """The ACRF document for one set: ``ResultCode`` 1/0 and one ``ACRF-<code>`` per problem."""
+    root = etree.Element("ACRF")
+    form = etree.SubElement(root, "Form")
+    _form_head(form, "ACRF001", now)
+    _file_reference(form, file_name, ticket)
+    result = etree.SubElement(form, "ReceptionResult")
+    etree.SubElement(result, "ResultCode").text = "1" if accepted else "0"
+    if not accepted:
+        for code in dict.fromkeys(error_codes):
+            etree.SubElement(result, "ErrorID").text = f"ACRF-{code}"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotiForm:
+    """One handled declaration as the NOTI reports it."""
+
+    identification: str
+    created_on: date
+    created_at: str
+    noss_number: str
+    company_id: str
+    quarter: str | None
+    ticket: str
+    accepted: bool
+    findings: tuple[Finding, ...]
+
+
+def write_noti(path: Path, *, file_name: str, set_ticket: str, forms: Iterable[NotiForm], now: datetime) -> None:
+    """Stream the NOTI for one set to ``path``: one ``Form`` per declaration with its anomalies."""
+    with etree.xmlfile(str(path), encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element("NOTIFICATION"):
+            for form in forms:
+                xf.write(_noti_form(form, file_name=file_name, set_ticket=set_ticket, now=now), pretty_print=True)
+
+
+def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime) -> etree._Element:
+    element = etree.Element("Form")
+    _form_head(element, "NOTI001", now)
+    _file_reference(element, file_name, set_ticket)
+    handled = etree.SubElement(element, "HandledOriginalForm")
+    for tag, text in (("Identification", form.identification[:7]), ("FormCreationDate", f"{form.created_on:%Y-%m-%d}"),
+                      ("FormCreationHour", form.created_at), ("AttestationStatus", "0"), ("TypeForm", "SU")):
+        etree.SubElement(handled, tag).text = text
+    employer = etree.SubElement(element, "EmployerId")
+    etree.SubElement(employer, "NOSSRegistrationNbr").text = form.noss_number
+    etree.SubElement(employer, "CompanyID").text = form.company_id
+    if form.quarter:
+        etree.SubElement(etree.SubElement(element, "ConcernedQuarter"), "Quarter").text = form.quarter
+    reference = etree.SubElement(element, "HandledReference")
+    etree.SubElement(reference, "ReferenceType").text = "1"
+    etree.SubElement(reference, "ReferenceOrigin").text = "2"
+    etree.SubElement(reference, "ReferenceNbr").text = form.ticket
+    result = etree.SubElement(element, "HandlingResult")
+    etree.SubElement(result, "ResultCode").text = "1" if form.accepted else "0"
+    for finding in form.findings:
+        result.append(anomaly_report(finding))
+    return element
+
+
+def anomaly_report(finding: Finding) -> etree._Element:
+    """One ``AnomalyReport`` element for a finding (official child order)."""
+    report = etree.Element("AnomalyReport")
+    etree.SubElement(report, "ErrorID").text = finding.code
+    if finding.tag:
+        etree.SubElement(report, "TagName").text = finding.tag
+    if finding.value is not None:
+        etree.SubElement(report, "Value").text = finding.value
+    etree.SubElement(report, "AnomalyClass").text = finding.anomaly_class
+    if finding.message:
+        etree.SubElement(report, "AnomalyLabel").text = finding.message[:_LABEL_LIMIT]
+    if finding.line or finding.column:
+        location = etree.SubElement(report, "AnomalyLocation")
+        if finding.line:
+            etree.SubElement(location, "LineNbr").text = str(finding.line)
+        if finding.column:
+            etree.SubElement(location, "ColumnNbr").text = str(finding.column)
+    keys = sorted((pair for pair in finding.path if pair[0] in _PATH_RANK), key=lambda pair: _PATH_RANK[pair[0]])
+    if keys:
+        path = etree.SubElement(report, "Path")
+        for label, value in dict(keys).items():
+            etree.SubElement(path, label).text = value
+    return report

@@ -1,0 +1,94 @@
+"""Delivery of answers to ``outbox/<sender>/OUT|OUTTEST``: temporary name, fsync, rename, then GO.
+
+An answer's body is prepared in ``var/work`` and recorded in the database in the same transaction
+as the outcome it reports (transactional outbox); delivery copies it here. Delivering again after a
+crash finds the file already complete and only adds what is missing, so nothing is sent twice and
+no file is ever rewritten in place. Above the size threshold the answer travels as ``CO.…`` (ZIP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from cbss_batch.names import FileName
+
+
+def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) -> Path:
+    """Place ``body`` in ``folder`` as ``name`` (or its ``CO`` form) followed by its GO marker; the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if body.stat().st_size > compress_above:
+        target_name = name.with_prefix("CO")
+        target = folder / str(target_name)
+        if not target.exists():
+            _write_zip(body, str(name), target)
+    else:
+        target = folder / str(name)
+        if not target.exists() or _sha256(target) != _sha256(body):
+            if target.exists():
+                raise FileExistsError(f"{target} exists with other content; outbox files are never rewritten")
+            _copy_atomic(body, target)
+    marker = folder / str(name.with_prefix("GO"))
+    if not marker.exists():
+        _copy_atomic(None, marker)
+    return target
+
+
+def _copy_atomic(source: Path | None, target: Path) -> None:
+    temp = target.with_name(target.name + ".part")
+    with temp.open("wb") as out:
+        if source is not None:
+            with source.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, target)
+    _fsync_dir(target.parent)
+
+
+def _write_zip(source: Path, inner_name: str, target: Path) -> None:
+    temp = target.with_name(target.name + ".part")
+    with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(source, arcname=inner_name)
+    with temp.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
+    _fsync_dir(target.parent)
+
+
+def write_body(path: Path, data: bytes) -> tuple[str, int]:
+    """Write an answer body durably; returns (sha256, size)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".part")
+    with temp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def seal_body(path: Path) -> tuple[str, int]:
+    """Fsync a body written by a streaming writer; returns (sha256, size)."""
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    return _sha256(path), path.stat().st_size
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

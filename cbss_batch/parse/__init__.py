@@ -1,0 +1,1 @@
+"""Streamed XML → records. The only place raw text becomes numbers and dates."""

@@ -1,0 +1,434 @@
+"""One processing cycle: receive every ready set, check it, load it, answer it, deliver the answers.
+
+Order of effects for a set (each step survives a crash of the next):
+1. every received byte is archived (content-addressed) — before anything else;
+2. the set is recorded (ticket, files, hashes) in one transaction; then its inbox files are removed;
+3. checks, streamed validation, staging rows, declaration outcomes, the ACRF and the NOTI bodies and
+   their outbound records are committed together in one transaction (or rolled back together);
+4. answers are delivered to the outbox (temporary name, rename, GO marker) and marked written.
+A set left in state ``received`` by a crash is processed again from the archive on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine
+
+from cbss_batch import loading, notify, outbox
+from cbss_batch.archive import archive_file
+from cbss_batch.config import Settings
+from cbss_batch.errors import BatchError, RejectedFile
+from cbss_batch.intake import Candidate, read_name, scan_inbox
+from cbss_batch.names import FileName, answer_name, check_name_context
+from cbss_batch.parse.dmfa import InvalidDocument
+from cbss_batch.records import Finding
+from cbss_batch.store import queries
+from cbss_batch.xmlsafe import ChainedReader, diagnose, screen_prolog
+
+log = logging.getLogger(__name__)
+
+ROOT_TYPES = {"DmfAOriginal": "DMFA", "DmfAUpdate": "DMWA", "Dimona": "DIMN", "DmfAConsultationRequest": "DMRQ"}
+SUPPORTED_TYPES = {"DMFA"}
+_DRS_PREFIXES = {"WECH": "WECH", "ZIMA": "ZIMA", "AOAT": "AOAT", "TWCT": "TWCT", "VBLV": "VBLV"}
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The processing time: the system clock, or a fixed day (noon) for reproducible runs."""
+
+    fixed_day: date | None = None
+
+    def now(self) -> datetime:
+        if self.fixed_day is not None:
+            return datetime.combine(self.fixed_day, datetime.min.time()).replace(hour=12)
+        return datetime.now()
+
+    def today(self) -> date:
+        return self.now().date()
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one cycle did."""
+
+    sets: int = 0
+    sets_accepted: int = 0
+    sets_rejected: int = 0
+    sets_cancelled: int = 0
+    declarations_accepted: int = 0
+    declarations_refused: int = 0
+    answers_written: int = 0
+    seconds: float = 0.0
+    tickets: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutcome:
+    ticket: str
+    state: str  # accepted | rejected | cancelled
+    declarations_accepted: int = 0
+    declarations_refused: int = 0
+
+
+Progress = Callable[[str], None]
+
+
+def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None = None) -> RunSummary:
+    """Process every ready set of the inbox and deliver every pending answer."""
+    started = time.monotonic()
+    summary = RunSummary()
+    with engine.begin() as conn:
+        run_id = queries.start_run(conn, "run", clock.now())
+    try:
+        _clear_leftovers(settings, engine)
+        for set_id in _resumable(engine):
+            _count(summary, process_set(settings, engine, clock, set_id))
+        go_timeout = timedelta(hours=settings.intake.go_timeout_hours)
+        for candidate in scan_inbox(settings.inbox, now=clock.now(), go_timeout=go_timeout):
+            if progress:
+                progress(candidate.answer_name)
+            outcome = receive(settings, engine, clock, candidate, run_id)
+            if outcome is None:
+                continue
+            if isinstance(outcome, int):
+                outcome = process_set(settings, engine, clock, outcome)
+            _count(summary, outcome)
+        summary.answers_written = deliver_pending(settings, engine, clock)
+    except BaseException as exc:
+        with engine.begin() as conn:
+            queries.finish_run(conn, run_id, now=clock.now(), sets=summary.sets,
+                               accepted=summary.declarations_accepted, refused=summary.declarations_refused,
+                               status="failed", message=str(exc)[:500])
+        raise
+    summary.seconds = round(time.monotonic() - started, 3)
+    with engine.begin() as conn:
+        queries.finish_run(conn, run_id, now=clock.now(), sets=summary.sets, accepted=summary.declarations_accepted,
+                           refused=summary.declarations_refused, status="ok")
+    log.info("run: %d sets (%d accepted, %d rejected, %d cancelled), %d declarations accepted, %d refused, "
+             "%d answers written in %.2f s", summary.sets, summary.sets_accepted, summary.sets_rejected,
+             summary.sets_cancelled, summary.declarations_accepted, summary.declarations_refused,
+             summary.answers_written, summary.seconds)
+    return summary
+
+
+def _count(summary: RunSummary, outcome: SetOutcome) -> None:
+    summary.sets += 1
+    summary.tickets.append(outcome.ticket)
+    summary.declarations_accepted += outcome.declarations_accepted
+    summary.declarations_refused += outcome.declarations_refused
+    if outcome.state == "accepted":
+        summary.sets_accepted += 1
+    elif outcome.state == "rejected":
+        summary.sets_rejected += 1
+    else:
+        summary.sets_cancelled += 1
+
+
+def _resumable(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return queries.sets_in_state(conn, "received")
+
+
+def _clear_leftovers(settings: Settings, engine: Engine) -> None:
+    """Remove inbox files of sets recorded before a crash interrupted their removal."""
+    with engine.connect() as conn:
+        leftovers = [(row, queries.set_files(conn, row.id)) for row in queries.uncleared_sets(conn)]
+    for row, files in leftovers:
+        folder = settings.inbox / row.mailbox / row.folder
+        for f in files:
+            path = folder / f.name
+            if path.is_file() and _sha256_of(path) == f.sha256:
+                path.unlink()
+        with engine.begin() as conn:
+            queries.mark_inbox_cleared(conn, row.id)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candidate,
+            run_id: int | None) -> SetOutcome | int | None:
+    """Archive and record a candidate set; refused or cancelled sets are answered at once.
+
+    Returns the set id of a set to process, the outcome of a set already decided, or None.
+    """
+    archived = []
+    for item in candidate.files:
+        sha, size, path = archive_file(item.path, settings.archive)
+        name = item.name
+        archived.append(queries.ArchivedFile(item.received_name, name.prefix if name else None,
+                                             name.part if name else None, size, sha, str(path)))
+    log.info("archived %d file(s) of %s/%s %s", len(archived), candidate.mailbox, candidate.folder,
+             candidate.answer_name)
+    key = candidate.key
+    environment = key.environment if key else ("R" if candidate.folder == "IN" else "T")
+    now = clock.now()
+    with engine.begin() as conn:
+        existing = queries.uncleared_set(conn, candidate.mailbox, candidate.folder, candidate.answer_name,
+                                         {a.sha256 for a in archived})
+        if existing is not None:
+            set_id = existing
+            state = queries.set_row(conn, set_id).state
+        else:
+            ticket = queries.new_ticket(conn, clock.today())
+            state = "cancelled" if candidate.action == "cancel" else "received"
+            set_id = queries.insert_set(
+                conn, ticket=ticket, mailbox=candidate.mailbox, folder=candidate.folder,
+                name_key=str(key) if key else None, answer_name=candidate.answer_name,
+                file_type=key.file_type if key else None, environment=environment,
+                parts=_announced_parts(candidate), state=state, files=archived, now=now, run_id=run_id)
+            queries.audit(conn, "received", now=now, set_id=set_id, ticket=ticket,
+                          detail=f"{candidate.mailbox}/{candidate.folder} {candidate.answer_name} "
+                                 f"({len(archived)} files)")
+            if state == "cancelled":
+                queries.finish_set(conn, set_id, state="cancelled", result_code=0, error_codes=(),
+                                   reason="cancelled by a TD file", now=now)
+                queries.audit(conn, "cancelled", now=now, set_id=set_id, ticket=ticket)
+    for item in candidate.files:
+        item.path.unlink(missing_ok=True)
+    with engine.begin() as conn:
+        queries.mark_inbox_cleared(conn, set_id)
+        ticket = queries.set_row(conn, set_id).ticket
+    if existing is not None and state != "received":
+        return None
+    if state == "cancelled":
+        log.info("set %s %s cancelled by its TD file", ticket, candidate.answer_name)
+        return SetOutcome(ticket, "cancelled")
+    if candidate.action == "refuse-name":
+        error = candidate.files[0].error
+        code = error.code if error else "129"
+        reason = error.reason if error else "answers are not accepted in an inbox"
+        return _reject(settings, engine, clock, set_id, [code], reason)
+    if candidate.action == "refuse-no-go":
+        return _reject(settings, engine, clock, set_id, ["130"], "no GO file arrived for these files")
+    return set_id
+
+
+def _announced_parts(candidate: Candidate) -> int | None:
+    go = candidate.go
+    return go.name.total if go and go.name else None
+
+
+def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> SetOutcome:
+    """Check, validate, load and answer one recorded set; never raises for a bad set."""
+    try:
+        return _process(settings, engine, clock, set_id)
+    except RejectedFile as exc:
+        return _reject(settings, engine, clock, set_id, list(exc.codes) or ["088"], exc.reason)
+    except BatchError:
+        raise
+    except (OSError, ValueError, LookupError, TypeError) as exc:
+        # A defect or an unexpected input must not stop the run: the set is refused and kept for reprocessing.
+        log.exception("set %d could not be processed", set_id)
+        return _reject(settings, engine, clock, set_id, ["163"], f"processing failed: {exc.__class__.__name__}",
+                       state="failed")
+
+
+def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> SetOutcome:
+    with engine.connect() as conn:
+        row = queries.set_row(conn, set_id)
+        files = queries.set_files(conn, set_id)
+    names = {f.name: read_name(Path(f.name)).name for f in files}
+    go = next(n for n in names.values() if n and n.prefix == "GO")
+    codes = _set_level_codes(settings, clock, row, go, files, names)
+    if codes:
+        return _reject(settings, engine, clock, set_id, codes, "the set fails the file checks")
+    parts = sorted((f for f in files if names[f.name] and names[f.name].prefix == "FI"),  # type: ignore[union-attr]
+                   key=lambda f: names[f.name].part)  # type: ignore[union-attr]
+    paths = [Path(f.archive_path) for f in parts]
+    size = sum(f.size for f in parts)
+    sha = _content_hash(paths)
+    with engine.connect() as conn:
+        name_twin = queries.earlier_set_with_name(conn, set_id, row.name_key)
+        content_twin = queries.accepted_set_with_content(conn, set_id, sha)
+    if name_twin:
+        return _reject(settings, engine, clock, set_id, ["133"], f"a set with this name was received before "
+                       f"(ticket {name_twin})", duplicate_of=name_twin, content=(sha, size))
+    if content_twin:
+        return _reject(settings, engine, clock, set_id, ["133"], f"the same content was accepted before "
+                       f"(ticket {content_twin})", duplicate_of=content_twin, content=(sha, size))
+    with paths[0].open("rb") as head:
+        prolog = screen_prolog(head.read(65536), row.answer_name)
+    declared_type = _type_of_root(prolog.root)
+    if declared_type != go.file_type:
+        raise RejectedFile(row.answer_name, f"the name says {go.file_type} but the document is a "
+                                            f"{prolog.root} ({declared_type or 'unknown type'})", ("158",))
+    if go.file_type not in SUPPORTED_TYPES:
+        raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
+    return _load_dmfa(settings, engine, clock, row, paths, (sha, size))
+
+
+def _type_of_root(root: str) -> str | None:
+    if root in ROOT_TYPES:
+        return ROOT_TYPES[root]
+    return _DRS_PREFIXES.get(root[:4]) if len(root) == 7 and root[4:].isdigit() else None
+
+
+def _set_level_codes(settings: Settings, clock: Clock, row: Any, go: FileName, files: list[Any],
+                     names: dict[str, FileName | None]) -> list[str]:
+    """Annex-30 codes of the file checks that need no content (PROTOCOL.md §2), in its order."""
+    codes: list[str] = []
+    if go.sender != row.mailbox or any(n and n.sender != row.mailbox for n in names.values()):
+        codes.append("108")
+    codes += check_name_context(go, today=clock.today(), max_age_days=settings.intake.max_name_age_days,
+                                max_parts=settings.intake.max_parts)
+    if go.environment == "R" and row.folder != "IN":
+        codes.append("118")
+    elif go.environment in ("T", "S") and row.folder != "INTEST":
+        codes.append("119")
+    total = go.total or 1
+    fi_parts = sorted(n.part or 1 for n in names.values() if n and n.prefix == "FI")
+    fs_parts = sorted(n.part or 1 for n in names.values() if n and n.prefix == "FS")
+    if len(fi_parts) != total:
+        codes.append("120")
+    elif fi_parts != list(range(1, total + 1)) or any(
+            n.total != total for n in names.values() if n and n.prefix == "FI"):
+        codes.append("123")
+    needs_signature = go.environment == "R" and settings.intake.signature_required_in_production
+    if fs_parts or needs_signature:
+        if len(fs_parts) != total:
+            codes.append("122")
+        elif fs_parts != list(range(1, total + 1)):
+            codes.append("124")
+    fi_files = [f for f in files if names[f.name] and names[f.name].prefix == "FI"]  # type: ignore[union-attr]
+    if any(f.size == 0 for f in fi_files):
+        codes.append("134")
+    if any(f.size > settings.intake.max_part_bytes for f in fi_files):
+        codes.append("093")
+    return list(dict.fromkeys(codes))
+
+
+def _content_hash(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _reader(paths: list[Path]) -> Iterator[IO[bytes]]:
+    reader = ChainedReader(paths)
+    try:
+        yield reader  # type: ignore[misc]
+    finally:
+        reader.close()
+
+
+def _load_dmfa(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
+               content: tuple[str, int]) -> SetOutcome:
+    schema_path = settings.xsd / loading.DMFA_SCHEMA
+    now = clock.now()
+    try:
+        with engine.begin() as conn, _reader(paths) as source:
+            loaded = loading.load_dmfa(conn, source, set_id=row.id, schema_path=schema_path, today=clock.today(),
+                                       batch_rows=settings.batch_rows)
+            if not loaded.declarations:
+                raise RejectedFile(row.answer_name, "the file contains no declaration", ("157",))
+            loading.fill_columns(paths, loaded.findings_with_lines())
+            accepted = sum(1 for d in loaded.declarations if d.is_accepted)
+            refused = len(loaded.declarations) - accepted
+            for outcome in loaded.declarations:
+                queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings)
+            queries.finish_set(conn, row.id, state="accepted", result_code=1, error_codes=(), reason=None,
+                               now=now, content_sha256=content[0], content_bytes=content[1])
+            _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
+                file_name=row.answer_name, ticket=row.ticket, accepted=True, error_codes=(), now=now))
+            _queue_noti(settings, conn, clock, row, loaded, now)
+            queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
+                          detail=f"{accepted} declarations accepted, {refused} refused")
+    except InvalidDocument as exc:
+        log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc)
+        problems = diagnose(lambda: _reader(paths), loading.schema(schema_path), loading.known_elements(settings.xsd),
+                            size=content[1], max_tree_bytes=200_000_000)
+        if not problems:
+            problems = [loading.XmlProblem("102", str(exc))]
+        findings = [Finding(code=f"ACRF-{p.code}", message=p.message, tag=p.element, line=p.line, column=p.column)
+                    for p in problems]
+        return _reject(settings, engine, clock, row.id, [p.code for p in problems], problems[0].message,
+                       content=content, findings=findings)
+    log.info("set %s %s accepted: %d declarations accepted, %d refused, %d rows staged", row.ticket,
+             row.answer_name, accepted, refused, loaded.rows)
+    return SetOutcome(row.ticket, "accepted", accepted, refused)
+
+
+def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes) -> None:
+    name, path = _answer_slot(settings, conn, clock, row, kind)
+    sha, size = outbox.write_body(path, body)
+    queries.add_outbound(conn, set_id=row.id, mailbox=row.mailbox, folder=_out_folder(row.environment), kind=kind,
+                         name=str(name), body_path=str(path), sha256=sha, size=size, now=clock.now())
+
+
+def _queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: loading.LoadedSet,
+                now: datetime) -> None:
+    name, path = _answer_slot(settings, conn, clock, row, "NOTI")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    notify.write_noti(path, file_name=row.answer_name, set_ticket=row.ticket,
+                      forms=(d.noti_form() for d in loaded.declarations), now=now)
+    sha, size = outbox.seal_body(path)
+    queries.add_outbound(conn, set_id=row.id, mailbox=row.mailbox, folder=_out_folder(row.environment), kind="NOTI",
+                         name=str(name), body_path=str(path), sha256=sha, size=size, now=now)
+
+
+def _answer_slot(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str) -> tuple[FileName, Path]:
+    folder = _out_folder(row.environment)
+    sequence = queries.next_answer_sequence(conn, row.mailbox, folder, clock.today())
+    name = answer_name(kind, settings.transfer_point, clock.today(), sequence, row.environment)
+    return name, settings.work / row.mailbox / folder / str(name)
+
+
+def _out_folder(environment: str) -> str:
+    return "OUT" if environment == "R" else "OUTTEST"
+
+
+def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes: list[str], reason: str, *,
+            duplicate_of: str | None = None, content: tuple[str, int] | None = None,
+            findings: list[Finding] | None = None, state: str = "rejected") -> SetOutcome:
+    """Refuse a whole set: negative ACRF with one ACRF-<code> per problem, nothing staged."""
+    now = clock.now()
+    codes = list(dict.fromkeys(codes))
+    with engine.begin() as conn:
+        row = queries.set_row(conn, set_id)
+        queries.finish_set(conn, set_id, state=state, result_code=0, error_codes=codes, reason=reason[:1000],
+                           now=now, content_sha256=content[0] if content else None,
+                           content_bytes=content[1] if content else None, duplicate_of=duplicate_of)
+        queries.insert_anomalies(conn, set_id, None, findings or [
+            Finding(code=f"ACRF-{code}", message=reason) for code in codes])
+        _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
+            file_name=row.answer_name, ticket=row.ticket, accepted=False, error_codes=codes, now=now))
+        queries.audit(conn, state, now=now, set_id=set_id, ticket=row.ticket, detail=" ".join(codes))
+    log.info("set %s %s refused: %s (%s)", row.ticket, row.answer_name, " ".join(f"ACRF-{c}" for c in codes), reason)
+    return SetOutcome(row.ticket, "rejected")
+
+
+def deliver_pending(settings: Settings, engine: Engine, clock: Clock) -> int:
+    """Write every pending answer to its outbox folder with its GO marker; the number written."""
+    with engine.connect() as conn:
+        pending = queries.pending_outbound(conn)
+    for message in pending:
+        target = outbox.deliver(Path(message.body_path), FileName.parse(message.name),
+                                settings.outbox / message.mailbox / message.folder,
+                                compress_above=settings.outbox_options.compress_above_bytes)
+        with engine.begin() as conn:
+            queries.mark_written(conn, message.id, clock.now())
+            queries.audit(conn, "answer-written", now=clock.now(), set_id=message.set_id, detail=target.name)
+        log.info("wrote %s to %s/%s", target.name, message.mailbox, message.folder)
+    return len(pending)

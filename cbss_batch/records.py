@@ -1,0 +1,202 @@
+"""Frozen records shared by the stages: findings, quarters and the DmfA declaration tree.
+
+Money is held in integer euro cents exactly as declared (the XML unit); days and hours in
+hundredths. Text becomes numbers and dates in ``parse`` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+BLOCKING = "B"
+ANOMALY_CLASSES = ("B", "P", "NP", "D", "W", "I")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One anomaly: official id ``<zone>-<code>``, its class, and where it was found."""
+
+    code: str  # "00024-004" or, for file-level problems, "ACRF-102"
+    anomaly_class: str = BLOCKING
+    message: str = ""
+    tag: str | None = None  # the element concerned (NOTI TagName)
+    value: str | None = None  # the offending value (NOTI Value); never a full INSZ in logs
+    line: int | None = None
+    column: int | None = None
+    path: tuple[tuple[str, str], ...] = ()  # identifying keys: (("NOSSRegistrationNbr", "…"), ("INSS", "…"))
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.anomaly_class == BLOCKING
+
+    @property
+    def generic_code(self) -> str:
+        """The three-digit annex-30 code part of the id."""
+        return self.code.rsplit("-", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Quarter:
+    """A calendar quarter, written ``YYYYQ`` in declarations."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """Quarter from ``YYYYQ``; ValueError when it is not one."""
+        if len(text) != 5 or not text.isdigit() or text[4] not in "1234":
+            raise ValueError(f"quarter must be YYYYQ with Q in 1..4, got {text!r}")
+        return cls(int(text[:4]), int(text[4]))
+
+    @classmethod
+    def containing(cls, day: date) -> Quarter:
+        """The quarter a day falls in."""
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def end(self) -> date:
+        nxt = self.next()
+        return date.fromordinal(nxt.start.toordinal() - 1)
+
+    def next(self) -> Quarter:
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}{self.number}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    sequence: int
+    code: str
+    days: int  # hundredths of a day
+    hours: int | None  # hundredths of an hour
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Remuneration:
+    sequence: int
+    code: str
+    amount: int  # cents
+    bonus_frequency: int | None
+    percentage_paid: int | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deduction:
+    code: str
+    basis: int | None  # cents
+    amount: int | None  # cents
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Occupation:
+    sequence: int
+    starting_date: date | None
+    ending_date: date | None
+    joint_committee: str
+    working_days_system: int  # days per week × 100
+    contract_type: int
+    ref_mean_working_hours: int | None  # hours × 100
+    mean_working_hours: int | None  # hours × 100
+    local_unit_id: str | None
+    line: int
+    services: tuple[Service, ...] = ()
+    remunerations: tuple[Remuneration, ...] = ()
+    deductions: tuple[Deduction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contribution:
+    worker_code: str  # ContributionWorkerCode, or "840"/"841" for students, unrelated code for employer-level
+    contribution_type: str | None
+    basis: int | None  # cents
+    amount: int  # cents
+    line: int
+    kind: str = "worker"  # worker | student | unrelated
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerRecord:
+    employer_class: str
+    worker_code: str
+    quarter_start: date
+    quarter_end: date
+    border: int
+    activity_with_risk: int | None
+    local_unit_id: str | None
+    line: int
+    occupations: tuple[Occupation, ...] = ()
+    contributions: tuple[Contribution, ...] = ()
+    deductions: tuple[Deduction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NaturalPerson:
+    sequence: int
+    insz: str
+    name: str | None
+    first_name: str | None
+    line: int
+    worker_records: tuple[WorkerRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DmfaHeader:
+    """The employer-level zones of one DmfA declaration (one ``Form``)."""
+
+    form_index: int  # 1-based position of the Form in the file
+    identification: str
+    created_on: date
+    created_at: str  # FormCreationHour as written
+    sender_reference: str | None
+    quarter: Quarter
+    noss_number: str  # NOSSRegistrationNbr, 9 digits as text ("0" when absent)
+    trusteeship: int
+    company_id: str  # KBO/BCE, 10 digits as text ("0" = unknown)
+    net_owed_amount: int  # cents, as declared
+    line: int  # line of the Form element
+    employer_line: int  # line of EmployerDeclaration
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeclarationTotals:
+    """Sums over a whole declaration, accumulated while streaming (cents)."""
+
+    contributions: int = 0
+    student_contributions: int = 0
+    unrelated: int = 0
+    deductions: int = 0
+    persons: int = 0
+    worker_records: int = 0
+
+    @property
+    def net_owed(self) -> int:
+        """CALCULATIONS.md §1.6: contributions + students + unrelated − deductions, floored at 0."""
+        return max(0, self.contributions + self.student_contributions + self.unrelated - self.deductions)
+
+
+@dataclass(slots=True, kw_only=True)
+class DeclarationOutcome:
+    """What processing one declaration produced: its ticket, findings and whether it is accepted."""
+
+    header: DmfaHeader
+    ticket: str
+    findings: list[Finding] = field(default_factory=list)
+    totals: DeclarationTotals = field(default_factory=DeclarationTotals)
+
+    @property
+    def is_accepted(self) -> bool:
+        return not any(f.is_blocking for f in self.findings)

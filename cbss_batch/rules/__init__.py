@@ -1,0 +1,1 @@
+"""Business rules: pure functions from records to findings with official ``<zone>-<code>`` ids."""

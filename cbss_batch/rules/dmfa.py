@@ -1,0 +1,215 @@
+"""DmfA business rules for the employer header, each natural person and the whole declaration."""
+
+# Codes and classes are read from the official glossary (shared/official/glossary/zones/DmfAOriginal.xml,
+# functional-blocks/DmfAOriginal.xml, version 2023/3) and annex 30 (ErrorCodes2022-1_30.xml):
+#   00013-008 B  Quarter "not in the allowed domain": [20031; last *ended* quarter (current YYYYQ − 1)],
+#                so a quarter not ended yet is outside the domain too (00013 lists no 021 "period" code).
+#   00011-146 B  NOSSRegistrationNbr "not allowed": 0 is allowed only when CompanyID is not 0.
+#   00011-004 W  NOSS check digits; the glossary says B, we report W because the mod-97 rule is our own
+#                derivation (DECLARATIONS.md §1.3) until it is confirmed.
+#   00014-004 B  CompanyID invalid check digit (0 = unknown is allowed).
+#   00024-004 B  INSS invalid check digit; 00024-146 B "not allowed" for 0 ("value 0 is no longer allowed").
+#   90017-006 B  NaturalPerson "too many identical occurrences": a person occurs once per declaration.
+#   00015-007 B  NetOwedAmount "calculated total differs from declared total" (CALCULATIONS.md §1.6).
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from cbss_batch.ids import is_valid_insz, is_valid_kbo, is_valid_noss, mask_insz
+from cbss_batch.records import (
+    BLOCKING,
+    DeclarationTotals,
+    DmfaHeader,
+    Finding,
+    NaturalPerson,
+    Quarter,
+    WorkerRecord,
+)
+
+WARNING = "W"
+FIRST_QUARTER = Quarter(2003, 1)  # glossary 00013: "tussen het eerste kwartaal 2003 (20031) en ..."
+
+Path = tuple[tuple[str, str], ...]
+HeaderRule = Callable[[DmfaHeader, date], list[Finding]]
+PersonRule = Callable[[DmfaHeader, NaturalPerson], list[Finding]]
+TotalsRule = Callable[[DmfaHeader, DeclarationTotals], list[Finding]]
+
+
+def finding_path(
+    header: DmfaHeader, person: NaturalPerson | None = None, worker: WorkerRecord | None = None
+) -> Path:
+    """The NOTI ``Path`` keys of a branch: NOSS number, then INSS, then EmployerClass and WorkerCode."""
+    path = [("NOSSRegistrationNbr", header.noss_number)]
+    if person is not None:
+        path.append(("INSS", person.insz))
+    if worker is not None:
+        path += [("EmployerClass", worker.employer_class), ("WorkerCode", worker.worker_code)]
+    return tuple(path)
+
+
+def last_ended_quarter(today: date) -> Quarter:
+    """The latest quarter that has fully ended before ``today``."""
+    return Quarter.containing(today).previous()
+
+
+def _is_zero(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) == 0
+
+
+def _euros(cents: int) -> str:
+    """Cents as ``"4 305.42"``: space-grouped euros, two decimals."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{rest:02d}".replace(",", " ")
+
+
+def _header_finding(
+    header: DmfaHeader, code: str, anomaly_class: str, tag: str, value: str, message: str
+) -> Finding:
+    # Header zones are children of EmployerDeclaration: its line is the closest one the records keep.
+    return Finding(
+        code=code,
+        anomaly_class=anomaly_class,
+        message=message,
+        tag=tag,
+        value=value,
+        line=header.employer_line,
+        path=finding_path(header),
+    )
+
+
+def check_quarter(header: DmfaHeader, today: date) -> list[Finding]:
+    """00013-008 (B, glossary 00013): the quarter is before 20031 or has not ended on ``today``."""
+    quarter, latest = header.quarter, last_ended_quarter(today)
+    if quarter < FIRST_QUARTER:
+        message = f"quarter {quarter} is before {FIRST_QUARTER}, the first quarter a DmfA may declare"
+    elif quarter > latest:
+        state = "starts after" if quarter.start > today else "has not ended on"
+        message = (
+            f"quarter {quarter} {state} {today:%Y-%m-%d}: declare it from {quarter.next().start:%Y-%m-%d};"
+            f" the latest quarter accepted today is {latest}"
+        )
+    else:
+        return []
+    return [_header_finding(header, "00013-008", BLOCKING, "Quarter", str(quarter), message)]
+
+
+def check_noss_number(header: DmfaHeader, today: date) -> list[Finding]:
+    """00011-146 (B) when NOSS number and CompanyID are both 0; 00011-004 as W on a failed derived check."""
+    noss = header.noss_number
+    if _is_zero(noss):
+        if not _is_zero(header.company_id):
+            return []
+        message = (
+            "NOSSRegistrationNbr and CompanyID are both 0: give the NOSS number,"
+            " or the enterprise number in CompanyID to leave NOSSRegistrationNbr at 0"
+        )
+        return [_header_finding(header, "00011-146", BLOCKING, "NOSSRegistrationNbr", noss, message)]
+    if is_valid_noss(noss):
+        return []
+    message = (
+        f"NOSSRegistrationNbr {noss} is not a definitive NOSS number (expected a number in"
+        " [100006; 199999934] with N mod 97 = 96); warning only: this check rule is derived, not published"
+    )
+    return [_header_finding(header, "00011-004", WARNING, "NOSSRegistrationNbr", noss, message)]
+
+
+def check_company_id(header: DmfaHeader, today: date) -> list[Finding]:
+    """00014-004 (B, glossary 00014): CompanyID is neither 0 (unknown) nor a valid KBO/BCE number."""
+    company_id = header.company_id
+    if _is_zero(company_id) or is_valid_kbo(company_id):
+        return []
+    message = (
+        f"CompanyID {company_id} is not a valid enterprise number (10 digits, first 0 or 1, last two"
+        " = 97 − first eight mod 97): give the KBO/BCE number, or 0 when it is unknown"
+    )
+    return [_header_finding(header, "00014-004", BLOCKING, "CompanyID", company_id, message)]
+
+
+def check_insz(header: DmfaHeader, person: NaturalPerson) -> list[Finding]:
+    """00024-004 (B, glossary 00024): INSS check digits wrong; 00024-146 (B) when the INSS is 0."""
+    if is_valid_insz(person.insz):
+        return []
+    masked = mask_insz(person.insz)
+    if _is_zero(person.insz):
+        code, message = "00024-146", "INSS 0 is no longer allowed: give the person's INSZ or BIS number"
+    else:
+        code = "00024-004"
+        message = f"INSS {masked} has invalid check digits (97 − first nine mod 97, for either century)"
+    return [
+        Finding(
+            code=code,
+            anomaly_class=BLOCKING,
+            message=message,
+            tag="INSS",
+            value=masked,
+            line=person.line,
+            path=finding_path(header, person),
+        )
+    ]
+
+
+def check_net_owed(header: DmfaHeader, totals: DeclarationTotals) -> list[Finding]:
+    """00015-007 (B, glossary 00015): declared NetOwedAmount differs from CALCULATIONS.md §1.6."""
+    declared, computed = header.net_owed_amount, totals.net_owed
+    if declared == computed:
+        return []
+    message = (
+        f"declared {_euros(declared)} EUR, computed {_euros(computed)} EUR: NetOwedAmount must be the"
+        " worker, student and unrelated contributions minus the deductions, and at least 0"
+    )
+    return [_header_finding(header, "00015-007", BLOCKING, "NetOwedAmount", str(declared), message)]
+
+
+HEADER_RULES: tuple[HeaderRule, ...] = (check_quarter, check_noss_number, check_company_id)
+PERSON_RULES: tuple[PersonRule, ...] = (check_insz,)
+DECLARATION_RULES: tuple[TotalsRule, ...] = (check_net_owed,)
+
+
+def check_header(header: DmfaHeader, today: date) -> list[Finding]:
+    """Findings on the employer zones of one declaration, in zone order."""
+    return [finding for rule in HEADER_RULES for finding in rule(header, today)]
+
+
+def check_person(header: DmfaHeader, person: NaturalPerson) -> list[Finding]:
+    """Findings on one natural person's own zones."""
+    return [finding for rule in PERSON_RULES for finding in rule(header, person)]
+
+
+class DeclarationChecks:
+    """Declaration-wide rules for one streamed DmfA Form: feed every person, then finish with the totals."""
+
+    def __init__(self, header: DmfaHeader) -> None:
+        self.header = header
+        # INSZ → (line, NaturalPersonSequenceNbr) of its first occurrence; ~100 bytes a person.
+        self._first_seen: dict[str, tuple[int, int]] = {}
+
+    def add_person(self, person: NaturalPerson) -> list[Finding]:
+        """90017-006 (B, glossary block 90017) on each repeat of an INSZ already in this declaration."""
+        first = self._first_seen.get(person.insz)
+        if first is None:
+            self._first_seen[person.insz] = (person.line, person.sequence)
+            return []
+        first_line, first_sequence = first
+        masked = mask_insz(person.insz)
+        message = (
+            f"INSS {masked} was already declared at line {first_line} (NaturalPerson {first_sequence}):"
+            " a person occurs once per declaration; merge the worker lines into that NaturalPerson"
+        )
+        return [
+            Finding(
+                code="90017-006",
+                anomaly_class=BLOCKING,
+                message=message,
+                tag="NaturalPerson",
+                value=masked,
+                line=person.line,
+                path=finding_path(self.header, person),
+            )
+        ]
+
+    def finish(self, totals: DeclarationTotals) -> list[Finding]:
+        """Findings on the whole declaration once its last person has been added."""
+        return [finding for rule in DECLARATION_RULES for finding in rule(self.header, totals)]

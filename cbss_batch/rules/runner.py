@@ -1,0 +1,56 @@
+"""Runs the DmfA rules over one declaration as its records stream past (shared by intake and validate)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson
+from cbss_batch.rules.dmfa import DeclarationChecks, check_header, check_person
+
+
+class DeclarationReview:
+    """Findings and totals of one declaration: header rules at once, person rules per person, totals at the end."""
+
+    def __init__(self, header: DmfaHeader, today: date) -> None:
+        self.header = header
+        self.findings: list[Finding] = list(check_header(header, today))
+        self._checks = DeclarationChecks(header)
+        self.contributions = self.students = self.unrelated = self.deductions = 0
+        self.persons = self.worker_records = 0
+
+    def add_person(self, person: NaturalPerson) -> None:
+        """Check a person and add its amounts to the declaration's totals."""
+        self.findings.extend(check_person(self.header, person))
+        self.findings.extend(self._checks.add_person(person))
+        self.persons += 1
+        for record in person.worker_records:
+            self.worker_records += 1
+            for occupation in record.occupations:
+                for deduction in occupation.deductions:
+                    self.deductions += deduction.amount or 0
+            for contribution in record.contributions:
+                if contribution.kind == "student":
+                    self.students += contribution.amount
+                else:
+                    self.contributions += contribution.amount
+            for deduction in record.deductions:
+                self.deductions += deduction.amount or 0
+
+    def add_unrelated(self, contribution: Contribution) -> None:
+        """Add an employer-level contribution (``ContributionUnrelatedToNP``)."""
+        self.unrelated += contribution.amount
+
+    def totals(self) -> DeclarationTotals:
+        return DeclarationTotals(contributions=self.contributions, student_contributions=self.students,
+                                 unrelated=self.unrelated, deductions=self.deductions, persons=self.persons,
+                                 worker_records=self.worker_records)
+
+    def finish(self) -> DeclarationTotals:
+        """Run the declaration-wide rules; returns the totals they used."""
+        totals = self.totals()
+        self.findings.extend(self._checks.finish(totals))
+        return totals
+
+    @property
+    def is_accepted(self) -> bool:
+        return not any(f.is_blocking for f in self.findings)

@@ -1,0 +1,130 @@
+"""Read-only views for operators: status, the list of sets, one set or declaration in full."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from cbss_batch.errors import NotFound
+from cbss_batch.store.tables import (
+    anomalies,
+    declarations,
+    file_sets,
+    outbound_messages,
+    received_files,
+    runs,
+)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value
+
+
+def status(conn: Connection) -> dict[str, Any]:
+    """Counts of sets by state, pending answers and the last run."""
+    by_state = {row[0]: int(row[1]) for row in conn.execute(
+        select(file_sets.c.state, func.count()).group_by(file_sets.c.state))}
+    pending = int(conn.execute(select(func.count()).select_from(outbound_messages)
+                               .where(outbound_messages.c.state == "pending")).scalar() or 0)
+    oldest_received = conn.execute(select(func.min(file_sets.c.received_at))
+                                   .where(file_sets.c.state == "received")).scalar()
+    last = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(1)).first()
+    failures = [
+        {"ticket": r.ticket, "answer_name": r.answer_name, "reason": r.reason, "at": _iso(r.processed_at)}
+        for r in conn.execute(select(file_sets).where(file_sets.c.state == "failed").order_by(file_sets.c.id))]
+    return {
+        "sets_by_state": by_state,
+        "answers_pending": pending,
+        "oldest_unprocessed_since": _iso(oldest_received),
+        "last_run": None if last is None else {
+            "started_at": _iso(last.started_at), "finished_at": _iso(last.finished_at), "status": last.status,
+            "sets": last.sets, "declarations_accepted": last.declarations_accepted,
+            "declarations_refused": last.declarations_refused, "message": last.message},
+        "failures": failures,
+    }
+
+
+def list_sets(conn: Connection, *, state: str | None, mailbox: str | None, limit: int) -> list[dict[str, Any]]:
+    """The most recent sets first, with their outcome."""
+    query = select(file_sets).order_by(file_sets.c.id.desc()).limit(limit)
+    if state:
+        query = query.where(file_sets.c.state == state)
+    if mailbox:
+        query = query.where(file_sets.c.mailbox == mailbox)
+    counts = {(r[0], bool(r[1])): int(r[2]) for r in conn.execute(
+        select(declarations.c.set_id, declarations.c.accepted, func.count())
+        .group_by(declarations.c.set_id, declarations.c.accepted))}
+    return [{
+        "ticket": r.ticket, "received_at": _iso(r.received_at), "mailbox": r.mailbox, "folder": r.folder,
+        "name": r.answer_name, "type": r.file_type, "state": r.state, "acrf": r.error_codes or
+        ("positive" if r.result_code == 1 else None), "declarations_accepted": counts.get((r.id, True), 0),
+        "declarations_refused": counts.get((r.id, False), 0)} for r in conn.execute(query)]
+
+
+def _anomaly_dicts(conn: Connection, **where: Any) -> list[dict[str, Any]]:
+    query = select(anomalies).order_by(anomalies.c.id)
+    for column, value in where.items():
+        query = query.where(anomalies.c[column] == value) if value is not None else query.where(
+            anomalies.c[column].is_(None))
+    return [{"code": a.code, "class": a.anomaly_class, "message": a.message, "element": a.tag, "value": a.value,
+             "line": a.line, "column": a.column,
+             "path": {k: v for k, v in json.loads(a.path) if k != "INSS"} if a.path else None}
+            for a in conn.execute(query)]
+
+
+def show(conn: Connection, ticket: str) -> dict[str, Any]:
+    """A set (files, outcome, declarations, answers) or one declaration (header, totals, anomalies, lineage)."""
+    row = conn.execute(select(file_sets).where(file_sets.c.ticket == ticket)).first()
+    if row is not None:
+        return _show_set(conn, row)
+    decl = conn.execute(select(declarations).where(declarations.c.ticket == ticket)).first()
+    if decl is not None:
+        return _show_declaration(conn, decl)
+    raise NotFound(f"no set or declaration has ticket {ticket!r}; `cbss-batch files` lists the tickets")
+
+
+def _show_set(conn: Connection, row: Any) -> dict[str, Any]:
+    files = [{"name": f.name, "role": f.role, "part": f.part, "size": f.size, "sha256": f.sha256,
+              "archive": f.archive_path} for f in conn.execute(
+        select(received_files).where(received_files.c.set_id == row.id).order_by(received_files.c.name))]
+    decls = [{"ticket": d.ticket, "form": d.form_index, "noss_number": d.noss_number, "company_id": d.company_id,
+              "quarter": d.quarter, "persons": d.persons, "accepted": d.accepted,
+              "net_owed_declared": _euros(d.net_owed_declared), "net_owed_computed": _euros(d.net_owed_computed)}
+             for d in conn.execute(select(declarations).where(declarations.c.set_id == row.id)
+                                   .order_by(declarations.c.form_index))]
+    answers = [{"kind": m.kind, "name": m.name, "folder": f"{m.mailbox}/{m.folder}", "state": m.state,
+                "sha256": m.sha256} for m in conn.execute(
+        select(outbound_messages).where(outbound_messages.c.set_id == row.id).order_by(outbound_messages.c.id))]
+    return {
+        "kind": "set", "ticket": row.ticket, "mailbox": row.mailbox, "folder": row.folder, "name": row.answer_name,
+        "type": row.file_type, "environment": row.environment, "state": row.state,
+        "acrf": "positive" if row.result_code == 1 else (row.error_codes or None), "reason": row.reason,
+        "duplicate_of": row.duplicate_of, "received_at": _iso(row.received_at),
+        "processed_at": _iso(row.processed_at), "content_sha256": row.content_sha256, "files": files,
+        "file_anomalies": _anomaly_dicts(conn, set_id=row.id, declaration_id=None), "declarations": decls,
+        "answers": answers,
+    }
+
+
+def _show_declaration(conn: Connection, decl: Any) -> dict[str, Any]:
+    parent = conn.execute(select(file_sets).where(file_sets.c.id == decl.set_id)).one()
+    files = [f.name for f in conn.execute(select(received_files).where(received_files.c.set_id == parent.id)
+                                          .order_by(received_files.c.name))]
+    return {
+        "kind": "declaration", "ticket": decl.ticket, "set_ticket": parent.ticket, "set_name": parent.answer_name,
+        "files": files, "form": decl.form_index, "line": decl.line, "quarter": decl.quarter,
+        "noss_number": decl.noss_number, "company_id": decl.company_id, "sender_reference": decl.sender_reference,
+        "persons": decl.persons, "worker_records": decl.worker_records, "accepted": decl.accepted,
+        "net_owed_declared": _euros(decl.net_owed_declared), "net_owed_computed": _euros(decl.net_owed_computed),
+        "anomalies": _anomaly_dicts(conn, declaration_id=decl.id),
+    }
+
+
+def _euros(cents: int | None) -> str | None:
+    if cents is None:
+        return None
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"

@@ -1,0 +1,101 @@
+"""Engine creation and migrations (Alembic ``upgrade head``); the schema never comes from create_all."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+STORE_ERRORS = (SQLAlchemyError,)  # what the command line reports as a database failure
+
+from cbss_batch.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+SCRIPT_LOCATION = "cbss_batch.store:migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout and its folder created."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # The driver's own transaction handling is switched off: SQLAlchemy emits BEGIN itself so that
+    # every transaction takes the write lock at once (BEGIN IMMEDIATE) and never deadlocks on upgrade.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration pointing at our migrations and the given database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> None:
+    """Bring the database schema to the newest migration; safe to repeat."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot migrate the database at {_safe(url)}: {exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0]}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, None when it has none."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot reach the database at {_safe(str(engine.url))}: "
+                            f"{str(exc).splitlines()[0]}; check [database].url or CBSS_DB_URL") from exc
+
+
+def head_revision(url: str) -> str | None:
+    """The newest migration shipped with this version."""
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def open_database(url: str) -> Engine:
+    """An engine for a database that is at the newest schema, else DatabaseError saying what to run."""
+    engine = make_engine(url)
+    current = current_revision(engine)
+    head = head_revision(url)
+    if current != head:
+        engine.dispose()
+        raise DatabaseError(f"the database at {_safe(url)} is at schema {current or 'none'}, "
+                            f"this version needs {head}; run `cbss-batch init` (or `cbss-batch db upgrade`)")
+    return engine
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url

@@ -1,0 +1,256 @@
+"""Staging tables (SQLAlchemy Core). Alembic migrations create them; ``create_all`` is for tests only.
+
+Every staging row keeps its lineage: the set it came from (``set_id`` → ticket, archived file) and
+the source line in the reassembled XML. Money in integer cents, days/hours in hundredths.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(80), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("kind", String(20), nullable=False),
+    Column("sets", Integer, nullable=False, default=0),
+    Column("declarations_accepted", Integer, nullable=False, default=0),
+    Column("declarations_refused", Integer, nullable=False, default=0),
+    Column("status", String(20), nullable=False),
+    Column("message", Text),
+)
+
+file_sets = Table(
+    "file_sets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("mailbox", String(6), nullable=False),
+    Column("folder", String(8), nullable=False),  # IN | INTEST
+    Column("name_key", String(60)),  # TYPE.SENDER.DATE.SEQ.ENV, None when the name is unreadable
+    Column("answer_name", String(255), nullable=False),  # the name the ACRF refers to (GO, or the file)
+    Column("file_type", String(4)),
+    Column("environment", String(1), nullable=False),
+    Column("parts", Integer),
+    Column("state", String(12), nullable=False),  # received | accepted | rejected | cancelled
+    Column("result_code", Integer),
+    Column("error_codes", Text),  # "ACRF-102 ACRF-133"
+    Column("reason", Text),
+    Column("content_sha256", String(64)),  # of the reassembled FI bytes
+    Column("content_bytes", BigInteger),
+    Column("duplicate_of", String(20)),  # ticket of the original set, for duplicates
+    Column("inbox_cleared", Boolean, nullable=False, default=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("processed_at", DateTime),
+    Column("run_id", Integer),
+    Index(None, "name_key"),
+    Index(None, "content_sha256"),
+    Index(None, "state"),
+)
+
+received_files = Table(
+    "received_files", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(2)),  # FI | FS | GO | TD, None when unreadable
+    Column("part", Integer),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("archive_path", String(400), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+)
+
+declarations = Table(
+    "declarations", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("form_index", Integer, nullable=False),
+    Column("message_type", String(16), nullable=False),  # DMFA
+    Column("identification", String(16)),
+    Column("created_on", Date),
+    Column("created_at", String(16)),
+    Column("sender_reference", String(40)),
+    Column("quarter", String(5)),
+    Column("noss_number", String(12)),
+    Column("company_id", String(12)),
+    Column("trusteeship", Integer),
+    Column("net_owed_declared", BigInteger),
+    Column("net_owed_computed", BigInteger),
+    Column("persons", Integer, nullable=False, default=0),
+    Column("worker_records", Integer, nullable=False, default=0),
+    Column("accepted", Boolean, nullable=False),
+    Column("result_code", Integer, nullable=False),
+    Column("line", Integer),
+    Index(None, "noss_number", "quarter"),
+)
+
+natural_persons = Table(
+    "natural_persons", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
+    Column("set_id", Integer, nullable=False),
+    Column("sequence", Integer),
+    Column("insz", String(11), nullable=False, index=True),
+    Column("name", String(80)),
+    Column("first_name", String(80)),
+    Column("line", Integer, nullable=False),
+)
+
+worker_records = Table(
+    "worker_records", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("person_id", BigInteger, ForeignKey("natural_persons.id"), nullable=False, index=True),
+    Column("declaration_id", BigInteger, nullable=False, index=True),
+    Column("set_id", Integer, nullable=False),
+    Column("employer_class", String(3)),
+    Column("worker_code", String(3), nullable=False),
+    Column("quarter_start", Date),
+    Column("quarter_end", Date),
+    Column("border", Integer),
+    Column("activity_with_risk", Integer),
+    Column("local_unit_id", String(10)),
+    Column("line", Integer, nullable=False),
+)
+
+occupations = Table(
+    "occupations", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("worker_record_id", BigInteger, ForeignKey("worker_records.id"), nullable=False, index=True),
+    Column("set_id", Integer, nullable=False),
+    Column("sequence", Integer),
+    Column("starting_date", Date),
+    Column("ending_date", Date),
+    Column("joint_committee", String(12)),
+    Column("working_days_system", Integer),
+    Column("contract_type", Integer),
+    Column("ref_mean_working_hours", Integer),
+    Column("mean_working_hours", Integer),
+    Column("local_unit_id", String(10)),
+    Column("line", Integer, nullable=False),
+)
+
+services = Table(
+    "services", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
+    Column("set_id", Integer, nullable=False),
+    Column("sequence", Integer),
+    Column("code", String(3), nullable=False),
+    Column("days", Integer),
+    Column("hours", Integer),
+    Column("line", Integer, nullable=False),
+)
+
+remunerations = Table(
+    "remunerations", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
+    Column("set_id", Integer, nullable=False),
+    Column("sequence", Integer),
+    Column("code", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("bonus_frequency", Integer),
+    Column("percentage_paid", Integer),
+    Column("line", Integer, nullable=False),
+)
+
+contributions = Table(
+    "contributions", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
+    Column("worker_record_id", BigInteger, index=True),  # None for employer-level contributions
+    Column("set_id", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),  # worker | student | unrelated
+    Column("worker_code", String(3), nullable=False),
+    Column("contribution_type", String(2)),
+    Column("basis", BigInteger),
+    Column("amount", BigInteger, nullable=False),
+    Column("line", Integer, nullable=False),
+)
+
+deductions = Table(
+    "deductions", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
+    Column("worker_record_id", BigInteger),
+    Column("occupation_id", BigInteger),
+    Column("set_id", Integer, nullable=False),
+    Column("code", String(4), nullable=False),
+    Column("basis", BigInteger),
+    Column("amount", BigInteger),
+    Column("line", Integer, nullable=False),
+)
+
+anomalies = Table(
+    "anomalies", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("declaration_id", BigInteger, index=True),  # None for file-level (ACRF) problems
+    Column("code", String(9), nullable=False),
+    Column("anomaly_class", String(2), nullable=False),
+    Column("message", Text),
+    Column("tag", String(80)),
+    Column("value", String(200)),
+    Column("line", Integer),
+    Column("column", Integer),
+    Column("path", Text),  # JSON list of [label, value] pairs
+)
+
+outbound_messages = Table(
+    "outbound_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), index=True),
+    Column("mailbox", String(6), nullable=False),
+    Column("folder", String(8), nullable=False),  # OUT | OUTTEST
+    Column("kind", String(4), nullable=False),  # ACRF | NOTI | DMNO
+    Column("name", String(80), nullable=False),
+    Column("body_path", String(400), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | written
+    Column("created_at", DateTime, nullable=False),
+    Column("written_at", DateTime),
+    UniqueConstraint("mailbox", "folder", "name"),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("event", String(30), nullable=False),
+    Column("set_id", Integer, index=True),
+    Column("ticket", String(20)),
+    Column("detail", Text),
+)
+
+STAGING_TABLES = (natural_persons, worker_records, occupations, services, remunerations, contributions,
+                  deductions)

@@ -1,0 +1,213 @@
+"""The one hardened XML layer: parser options, schema loading, prolog screening, error translation.
+
+No entity is ever resolved, no DTD loaded, nothing fetched from the network, ``huge_tree`` stays off
+(libxml2's depth and text-size limits hold). A DOCTYPE is refused before parsing: structured
+messages never carry one, and it is the vehicle of external-entity and expansion attacks.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from lxml import etree
+
+from cbss_batch.errors import RejectedFile
+
+PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+}
+_PROLOG_LIMIT = 65536
+_ROOT_START = re.compile(rb"<\s*([A-Za-z_][\w.\-]*)")
+
+
+def hardened_parser() -> etree.XMLParser:
+    """A tree parser with every dangerous feature off (small documents: schemas, answers, diagnostics)."""
+    return etree.XMLParser(remove_comments=False, **PARSER_OPTIONS)
+
+
+@lru_cache(maxsize=16)
+def load_schema(path: Path) -> etree.XMLSchema:
+    """A compiled XSD from our ``xsd/`` folder, parsed with the hardened parser."""
+    return etree.XMLSchema(etree.parse(str(path), hardened_parser()))
+
+
+@dataclass(frozen=True, slots=True)
+class Prolog:
+    """What the start of a document says: its root element name and declared encoding."""
+
+    root: str
+    encoding: str | None
+
+
+def screen_prolog(head: bytes, name: str) -> Prolog:
+    """Check the document start: no DOCTYPE/ENTITY, an element within the first 64 KiB; the root name."""
+    text = _decode_head(head[:_PROLOG_LIMIT])
+    upper = text.upper()
+    for danger in ("<!DOCTYPE", "<!ENTITY"):
+        if danger in upper:
+            raise RejectedFile(name, f"document contains {danger}: DTDs and entities are not allowed", ("102",))
+    match = _ROOT_START.search(text.encode("ascii", "replace"), _skip_prolog(text))
+    if match is None:
+        if not text.strip():
+            raise RejectedFile(name, "the file holds no data", ("134",))
+        raise RejectedFile(name, "no XML element found at the start of the file", ("102",))
+    encoding = re.search(r"encoding\s*=\s*[\"']([^\"']+)", text[: match.start()])
+    return Prolog(match.group(1).decode("ascii"), encoding.group(1) if encoding else None)
+
+
+def _decode_head(head: bytes) -> str:
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(codec, "replace")
+    if head[:4] in (b"<\x00?\x00", b"<\x00!\x00"):
+        return head.decode("utf-16-le", "replace")
+    if head[:4] in (b"\x00<\x00?", b"\x00<\x00!"):
+        return head.decode("utf-16-be", "replace")
+    return head.decode("latin-1")
+
+
+def _skip_prolog(text: str) -> int:
+    """Position after the XML declaration, comments and processing instructions."""
+    pos = 0
+    while True:
+        stripped = len(text) - len(text[pos:].lstrip())
+        pos = stripped
+        if text.startswith("<?", pos):
+            end = text.find("?>", pos)
+        elif text.startswith("<!--", pos):
+            end = text.find("-->", pos)
+        else:
+            return pos
+        if end < 0:
+            return len(text)
+        pos = end + 2
+
+
+class ChainedReader(io.RawIOBase):
+    """The parts of a set read as one byte stream, in part order (a multi-part set is one document)."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self._paths: Iterator[Path] = iter(paths)
+        self._current: IO[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            if self._current is None:
+                nxt = next(self._paths, None)
+                if nxt is None:
+                    return 0
+                self._current = nxt.open("rb")
+            count = self._current.readinto(buffer)
+            if count:
+                return count
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        super().close()
+
+
+@dataclass(frozen=True, slots=True)
+class XmlProblem:
+    """One well-formedness or schema problem: annex-30 code, element, message, position."""
+
+    code: str
+    message: str
+    element: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+_ELEMENT_IN_MESSAGE = re.compile(r"Element '([^']+)'")
+_FACET_CODES = {
+    "SCHEMAV_CVC_LENGTH_VALID": "093", "SCHEMAV_CVC_MAXLENGTH_VALID": "093",
+    "SCHEMAV_CVC_MINLENGTH_VALID": "093", "SCHEMAV_CVC_TOTALDIGITS_VALID": "093",
+    "SCHEMAV_CVC_FRACTIONDIGITS_VALID": "093",
+    "SCHEMAV_CVC_PATTERN_VALID": "003", "SCHEMAV_CVC_ENUMERATION_VALID": "008",
+    "SCHEMAV_CVC_MININCLUSIVE_VALID": "008", "SCHEMAV_CVC_MAXINCLUSIVE_VALID": "008",
+    "SCHEMAV_CVC_MINEXCLUSIVE_VALID": "008", "SCHEMAV_CVC_MAXEXCLUSIVE_VALID": "008",
+    "SCHEMAV_CVC_ELT_1": "089",
+}
+
+
+def schema_problem(entry: Any, known_elements: frozenset[str]) -> XmlProblem:
+    """Translate one libxml2 schema error into the annex-30 code (088–093, 002/003/008 for values)."""
+    message: str = entry.message
+    found = _ELEMENT_IN_MESSAGE.search(message)
+    element = found.group(1) if found else None
+    type_name: str = entry.type_name
+    if type_name in _FACET_CODES:
+        code = _FACET_CODES[type_name]
+    elif type_name == "SCHEMAV_ELEMENT_CONTENT":
+        if "Missing child" in message:
+            code = "090"
+        elif element is not None and element not in known_elements:
+            code = "092"
+        else:
+            code = "091"
+    elif type_name.startswith("SCHEMAV_CVC_DATATYPE_VALID"):
+        code = "002" if "xs:integer" in message or "xs:decimal" in message else "003"
+    elif type_name.startswith("SCHEMAV_CVC_COMPLEX_TYPE") or type_name.startswith("SCHEMAV_CVC_ELT"):
+        code = "092" if "attribute" in message.lower() else "088"
+    else:
+        code = "088"
+    line = entry.line or None
+    column = entry.column or None
+    return XmlProblem(code, message.strip(), element, line, column)
+
+
+def syntax_problem(entry: Any) -> XmlProblem:
+    """A well-formedness error as code 102 (138 for an unsupported encoding), with its position."""
+    code = "138" if "encoding" in entry.message.lower() and "unsupported" in entry.message.lower() else "102"
+    return XmlProblem(code, entry.message.strip(), None, entry.line or None, entry.column or None)
+
+
+def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: frozenset[str],
+             *, size: int, max_tree_bytes: int) -> list[XmlProblem]:
+    """Second, diagnostic pass on a failing document: well-formedness first, then schema with lines.
+
+    ``source_factory()`` opens the document afresh. The schema pass builds a tree only when the
+    document is below ``max_tree_bytes``; above that it streams and reports without line numbers.
+    """
+    etree.clear_error_log()
+    with source_factory() as source:
+        try:
+            for _ in etree.iterparse(source, events=("end",), **PARSER_OPTIONS):
+                pass
+        except etree.XMLSyntaxError as exc:
+            entries = [e for e in exc.error_log if e.domain_name == "PARSER"] or list(exc.error_log)
+            if entries:
+                return [syntax_problem(entries[0])]
+            return [XmlProblem("102", str(exc), None, getattr(exc, "lineno", None), None)]
+    if size <= max_tree_bytes:
+        with source_factory() as source:
+            tree = etree.parse(source, hardened_parser())
+        if schema.validate(tree):
+            return []
+        return [schema_problem(e, known_elements) for e in schema.error_log]
+    etree.clear_error_log()
+    with source_factory() as source:
+        try:
+            for _ in etree.iterparse(source, events=("end",), schema=schema, **PARSER_OPTIONS):
+                pass
+        except etree.XMLSyntaxError as exc:
+            problems = [schema_problem(e, known_elements) for e in exc.error_log if e.domain_name == "SCHEMASV"]
+            return problems or [XmlProblem("088", str(exc))]
+    return []
+

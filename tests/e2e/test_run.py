@@ -1,0 +1,192 @@
+"""A DmfA set travels end to end: inbox → `cbss-batch run` → ACRF + NOTI in the outbox, rows in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.builders import drop_set, make_dmfa
+from tests.conftest import TODAY, Workspace
+
+NAME_DAY = TODAY.replace(day=20)
+
+
+def _schema(official: Path, name: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / name)))
+
+
+def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _xml(path: Path) -> etree._Element:
+    return etree.parse(str(path)).getroot()
+
+
+def test_valid_set_gets_positive_acrf_and_accepting_noti(workspace: Workspace, official: Path) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=3, quarter="20253"), day=NAME_DAY)
+    result = workspace.cli("run")
+    assert result.exit_code == 0, result.output
+    assert "1 sets: 1 accepted" in result.output
+    assert workspace.answers() == [
+        "FO.ACRF.999999.20261128.00001.T", "FO.NOTI.999999.20261128.00002.T",
+        "GO.ACRF.999999.20261128.00001.T", "GO.NOTI.999999.20261128.00002.T"]
+    acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
+    assert _schema(official, "ACRF_20231.xsd").validate(acrf)
+    assert acrf.findtext("Form/FileReference/FileName") == "GO.DMFA.006400.20261120.00001.T.1"
+    assert acrf.findtext("Form/ReceptionResult/ResultCode") == "1"
+    assert acrf.findall("Form/ReceptionResult/ErrorID") == []
+    ticket = acrf.findtext("Form/FileReference/ReferenceNbr")
+    noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
+    assert _schema(official, "NOTIFICATION_20223.xsd").validate(noti)
+    assert noti.findtext("Form/FileReference/ReferenceNbr") == ticket
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
+    assert noti.findall("Form/HandlingResult/AnomalyReport") == []
+    assert (workspace.out() / "GO.NOTI.999999.20261128.00002.T").read_bytes() == b""
+    # The inbox is empty, every byte is archived under its hash, the staging rows are there.
+    assert list((workspace.inbox / "006400" / "INTEST").iterdir()) == []
+    assert _rows(workspace, "select state, result_code from file_sets") == [("accepted", 1)]
+    assert _rows(workspace, "select count(*) from natural_persons") == [(3,)]
+    assert _rows(workspace, "select accepted, persons from declarations") == [(1, 3)]
+    for (sha, path) in _rows(workspace, "select sha256, archive_path from received_files"):
+        assert hashlib.sha256(Path(str(path)).read_bytes()).hexdigest() == sha
+
+
+def test_bad_insz_refuses_the_declaration_with_its_location(workspace: Workspace, official: Path) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=4, quarter="20253", faults=["bad_insz"]), day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
+    assert _schema(official, "NOTIFICATION_20223.xsd").validate(noti)
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "0"
+    reports = noti.findall("Form/HandlingResult/AnomalyReport")
+    assert [r.findtext("ErrorID") for r in reports] == ["00024-004"]
+    report = reports[0]
+    assert report.findtext("AnomalyClass") == "B"
+    assert int(report.findtext("AnomalyLocation/LineNbr")) > 0
+    assert int(report.findtext("AnomalyLocation/ColumnNbr")) > 0
+    assert report.findtext("Path/INSS") is not None and len(report.findtext("Path/INSS")) == 11
+    assert _rows(workspace, "select accepted, result_code from declarations") == [(0, 0)]
+    assert _rows(workspace, "select code, anomaly_class from anomalies") == [("00024-004", "B")]
+
+
+def test_one_refused_declaration_leaves_the_others_accepted(workspace: Workspace) -> None:
+    content = make_dmfa(workers=6, declarations=3, quarter="20253", faults=["duplicate_insz"])
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
+    results = [f.findtext("HandlingResult/ResultCode") for f in noti.findall("Form")]
+    assert sorted(results) == ["0", "1", "1"]
+    codes = [e.text for e in noti.iter("ErrorID")]
+    assert codes == ["90017-006"]
+    tickets = [f.findtext("HandledReference/ReferenceNbr") for f in noti.findall("Form")]
+    assert len(set(tickets)) == 3
+
+
+def test_net_owed_amount_off_by_one_cent_is_refused(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253", faults=["net_owed_off"]), day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
+    report = noti.find("Form/HandlingResult/AnomalyReport")
+    assert report is not None
+    assert report.findtext("ErrorID") == "00015-007"
+    declared, computed = _rows(workspace, "select net_owed_declared, net_owed_computed from declarations")[0]
+    assert isinstance(declared, int) and isinstance(computed, int)
+    assert abs(declared - computed) == 1
+
+
+def test_multi_part_set_is_reassembled_in_part_order(workspace: Workspace) -> None:
+    content = make_dmfa(workers=40, quarter="20253")
+    paths = drop_set(workspace.inbox, "006400", content, day=NAME_DAY, parts=3)
+    assert [p.name for p in paths][-1] == "GO.DMFA.006400.20261120.00001.T.3"
+    assert workspace.cli("run").exit_code == 0
+    assert _rows(workspace, "select state, content_sha256 from file_sets") == [
+        ("accepted", hashlib.sha256(content).hexdigest())]
+    assert _rows(workspace, "select count(*) from natural_persons") == [(40,)]
+
+
+def test_set_without_go_waits_and_is_not_answered(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253"), day=NAME_DAY, go=False)
+    assert workspace.cli("run").exit_code == 0
+    assert workspace.answers() == []
+    assert len(list((workspace.inbox / "006400" / "INTEST").iterdir())) == 1
+
+
+def test_td_cancels_the_set_without_processing(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253"), day=NAME_DAY)
+    (workspace.inbox / "006400" / "INTEST" / "TD.DMFA.006400.20261120.00001.T.1").write_bytes(b"")
+    assert workspace.cli("run").exit_code == 0
+    assert workspace.answers() == []
+    assert _rows(workspace, "select state from file_sets") == [("cancelled",)]
+    assert _rows(workspace, "select count(*) from received_files") == [(3,)]
+    assert _rows(workspace, "select count(*) from declarations") == [(0,)]
+
+
+def test_production_set_is_answered_in_out(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253"), day=NAME_DAY, env="R")
+    assert workspace.cli("run").exit_code == 0
+    assert workspace.answers(folder="OUT") == [
+        "FO.ACRF.999999.20261128.00001.R", "FO.NOTI.999999.20261128.00002.R",
+        "GO.ACRF.999999.20261128.00001.R", "GO.NOTI.999999.20261128.00002.R"]
+
+
+def test_official_example_is_processed(workspace: Workspace, official: Path) -> None:
+    content = (official / "examples" / "DmfAOriginal_20223_1.xml").read_bytes()
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
+    assert acrf.findtext("Form/ReceptionResult/ResultCode") == "1"
+    noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
+    assert _schema(official, "NOTIFICATION_20223.xsd").validate(noti)
+    assert noti.findtext("Form/EmployerId/NOSSRegistrationNbr") == "199999934"
+    assert _rows(workspace, "select persons from declarations") == [(7,)]
+
+
+def test_second_run_changes_nothing(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    before = {p.name: p.read_bytes() for p in workspace.out().iterdir()}
+    result = workspace.cli("run")
+    assert result.exit_code == 0
+    assert "0 sets" in result.output
+    assert {p.name: p.read_bytes() for p in workspace.out().iterdir()} == before
+
+
+def test_crash_after_recording_resumes_from_the_archive(workspace: Workspace,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch import pipeline
+
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=NAME_DAY)
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(pipeline, "process_set", crash)
+    assert workspace.cli("run").exit_code == 1  # the run stopped
+    assert _rows(workspace, "select state from file_sets") == [("received",)]
+    monkeypatch.undo()
+    assert workspace.cli("run").exit_code == 0
+    assert _rows(workspace, "select state from file_sets") == [("accepted",)]
+    assert [n for n in workspace.answers() if n.startswith("FO.ACRF")] == ["FO.ACRF.999999.20261128.00001.T"]
+
+
+def test_crash_before_delivery_delivers_once_on_next_run(workspace: Workspace,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch import pipeline
+
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=NAME_DAY)
+
+    def crash(*_args: object, **_kwargs: object) -> int:
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(pipeline, "deliver_pending", crash)
+    assert workspace.cli("run").exit_code == 1  # the run stopped
+    assert workspace.answers() == []
+    monkeypatch.undo()
+    assert workspace.cli("run").exit_code == 0
+    assert len(workspace.answers()) == 4
+    assert _rows(workspace, "select count(*) from outbound_messages where state = 'written'") == [(2,)]
