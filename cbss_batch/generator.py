@@ -145,10 +145,7 @@ def write_dmfa(
     noss: str | None = None,
     company_id: str | None = None,
 ) -> GeneratedInfo:
-    """Stream a DmfA original with ``workers`` people spread over ``declarations`` Forms to ``out``.
-
-    ``noss``/``company_id`` fix the employer of the first declaration; the others are drawn.
-    """
+    """Stream `workers` people in `declarations` Forms to `out`; noss/company_id set Form 1's employer."""
     if declarations < 1 or workers < declarations:
         raise ValueError(
             f"need 1 <= declarations <= workers, got {declarations} declarations, {workers} workers"

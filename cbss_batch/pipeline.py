@@ -267,6 +267,8 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
     with paths[0].open("rb") as head:
         prolog = screen_prolog(head.read(65536), row.answer_name)
     declared_type = _type_of_root(prolog.root)
+    if declared_type is None:
+        raise RejectedFile(row.answer_name, f"unknown root element {prolog.root}", ("089",))
     if declared_type != go.file_type:
         raise RejectedFile(row.answer_name, f"the name says {go.file_type} but the document is a "
                                             f"{prolog.root} ({declared_type or 'unknown type'})", ("158",))

@@ -162,7 +162,7 @@ def schema_problem(entry: Any, known_elements: frozenset[str]) -> XmlProblem:
         else:
             code = "091"
     elif type_name.startswith("SCHEMAV_CVC_DATATYPE_VALID"):
-        code = "002" if "xs:integer" in message or "xs:decimal" in message else "003"
+        code = "002" if "integer" in message.lower() or "decimal" in message.lower() else "003"
     elif type_name.startswith("SCHEMAV_CVC_COMPLEX_TYPE") or type_name.startswith("SCHEMAV_CVC_ELT"):
         code = "092" if "attribute" in message.lower() else "088"
     else:
@@ -176,6 +176,26 @@ def syntax_problem(entry: Any) -> XmlProblem:
     """A well-formedness error as code 102 (138 for an unsupported encoding), with its position."""
     code = "138" if "encoding" in entry.message.lower() and "unsupported" in entry.message.lower() else "102"
     return XmlProblem(code, entry.message.strip(), None, entry.line or None, entry.column or None)
+
+
+_EXPECTED = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
+
+
+def _refine_order(problem: XmlProblem, tree: Any) -> XmlProblem:
+    """Tell a missing element (090) from a misplaced one (091) by looking at the following siblings."""
+    if problem.code != "091" or problem.line is None or problem.element is None:
+        return problem
+    expected = _EXPECTED.search(problem.message)
+    if expected is None:
+        return problem
+    wanted = {name.strip() for name in expected.group(1).split(",")}
+    for element in tree.iter(problem.element):
+        if element.sourceline == problem.line:
+            later = {sibling.tag for sibling in element.itersiblings()}
+            if not wanted & later:
+                return XmlProblem("090", problem.message, problem.element, problem.line, problem.column)
+            break
+    return problem
 
 
 def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: frozenset[str],
@@ -200,7 +220,7 @@ def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: froze
             tree = etree.parse(source, hardened_parser())
         if schema.validate(tree):
             return []
-        return [schema_problem(e, known_elements) for e in schema.error_log]
+        return [_refine_order(schema_problem(e, known_elements), tree) for e in schema.error_log]
     etree.clear_error_log()
     with source_factory() as source:
         try:
