@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from cbss_batch import pipeline
 from cbss_batch.config import Settings, load_settings
@@ -51,7 +49,19 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
-console = Console(highlight=False)
+
+
+def _print_table(title: str | None, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table with rich (loaded only when a table is printed)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console(highlight=False).print(table)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,6 +104,7 @@ def run(ctx: Context) -> None:
     engine = open_database(s.database_url)
     try:
         if sys.stderr.isatty() and not ctx.as_json and ctx.verbosity >= 0:
+            from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -168,12 +179,8 @@ def _inbox_waiting(inbox: Path) -> int:
 
 
 def _render_status(d: dict[str, Any]) -> None:
-    table = Table(title="sets by state")
-    table.add_column("state")
-    table.add_column("sets", justify="right")
-    for state, count in sorted(d["sets_by_state"].items()):
-        table.add_row(state, str(count))
-    console.print(table)
+    _print_table("sets by state", ("state", "sets"),
+                 [(state, str(count)) for state, count in sorted(d["sets_by_state"].items())])
     click.echo(f"files waiting in the inbox: {d['inbox_files_waiting']}; answers waiting for delivery: "
                f"{d['answers_pending']}")
     last = d["last_run"]
@@ -201,13 +208,9 @@ def files(ctx: Context, state: str | None, mailbox: str | None, limit: int) -> N
 
 
 def _render_files(rows: list[dict[str, Any]]) -> None:
-    table = Table()
-    for column in ("ticket", "received", "mailbox", "name", "state", "ACRF", "decl. ok", "refused"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(r["ticket"], str(r["received_at"]), f"{r['mailbox']}/{r['folder']}", r["name"], r["state"],
-                      r["acrf"] or "", str(r["declarations_accepted"]), str(r["declarations_refused"]))
-    console.print(table)
+    _print_table(None, ("ticket", "received", "mailbox", "name", "state", "ACRF", "decl. ok", "refused"),
+                 [(r["ticket"], str(r["received_at"]), f"{r['mailbox']}/{r['folder']}", r["name"], r["state"],
+                   r["acrf"] or "", str(r["declarations_accepted"]), str(r["declarations_refused"])) for r in rows])
 
 
 @cli.command()

@@ -50,6 +50,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
     batch_rows: int = 5000
+    parallel_validation: bool = True  # schema check in a child process while the parent stages the rows
 
     def today_or(self, clock_today: date) -> date:
         """The processing date: the configured one, else the clock's."""
@@ -85,6 +86,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         database_url=_absolute_sqlite(db_url, base),
         today=reader.day(runtime, "runtime", "today"),
         batch_rows=reader.integer(runtime, "runtime", "batch_rows", 5000, minimum=1),
+        parallel_validation=reader.boolean(runtime, "runtime", "parallel_validation", True),
         intake=IntakeSettings(
             max_part_bytes=reader.integer(intake, "intake", "max_part_bytes", 50_000_000, minimum=1),
             max_parts=reader.integer(intake, "intake", "max_parts", 9, minimum=1, maximum=9),

@@ -25,7 +25,7 @@ from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPe
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import new_ticket
-from cbss_batch.store.tables import STAGING_TABLES, declarations
+from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, declarations
 from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
 
 __all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
@@ -99,14 +99,18 @@ class _Declaration:
             line=header.line))
 
 
-def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path, today: date,
+def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
               batch_rows: int) -> LoadedSet:
-    """Stream, validate, check and stage every declaration of a DmfA document; InvalidDocument on bad XML."""
-    writer = BulkWriter(conn, STAGING_TABLES, batch_rows)
+    """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
+
+    With ``schema_path`` the stream is validated as it is read; without, the caller validates the
+    same bytes elsewhere (in parallel) and must not commit before that check has passed.
+    """
+    writer = BulkWriter(conn, STAGING_TABLES, batch_rows, numbered_by_database=LEAF_TABLES)
     declaration_ids = IdSource(conn, "id:declarations", block=100)
     loaded = LoadedSet()
     current: _Declaration | None = None
-    for event in read_dmfa(source, schema(schema_path)):
+    for event in read_dmfa(source, schema(schema_path) if schema_path else None):
         if current is None or current.outcome.header is not event.header:
             current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today)
         if isinstance(event, PersonRead):
@@ -114,9 +118,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
         elif isinstance(event, UnrelatedRead):
             c = event.contribution
             current.review.add_unrelated(c)
-            writer.add("contributions", (writer.ids["contributions"].take(), current.outcome.declaration_id, None,
-                                         set_id, c.kind, c.worker_code, c.contribution_type, c.basis, c.amount,
-                                         c.line))
+            writer.add("contributions", (current.outcome.declaration_id, None, set_id) + c)
         elif isinstance(event, DeclarationEnd):
             _finish(conn, current)
             loaded.declarations.append(current.outcome)
@@ -127,39 +129,35 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
 
 
 def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson, set_id: int) -> None:
-    outcome = decl.outcome
+    """Append the person's rows; leaf rows are the records themselves behind their parent keys."""
     decl.review.add_person(person)
-    decl_id = outcome.declaration_id
+    decl_id = decl.outcome.declaration_id
+    rows = writer.rows
     ids = writer.ids
     person_id = ids["natural_persons"].take()
-    writer.add("natural_persons", (person_id, decl_id, set_id, person.sequence, person.insz, person.name,
-                                   person.first_name, person.line))
+    rows["natural_persons"].append((person_id, decl_id, set_id, person.sequence, person.insz, person.name,
+                                    person.first_name, person.line))
+    records, occupations = rows["worker_records"], rows["occupations"]
+    services, remunerations = rows["services"], rows["remunerations"]
+    contributions, deductions = rows["contributions"], rows["deductions"]
     for record in person.worker_records:
         record_id = ids["worker_records"].take()
-        writer.add("worker_records", (record_id, person_id, decl_id, set_id, record.employer_class,
-                                      record.worker_code, _iso(record.quarter_start), _iso(record.quarter_end),
-                                      record.border, record.activity_with_risk, record.local_unit_id, record.line))
+        records.append((record_id, person_id, decl_id, set_id, record.employer_class, record.worker_code,
+                        _iso(record.quarter_start), _iso(record.quarter_end), record.border,
+                        record.activity_with_risk, record.local_unit_id, record.line))
         for occ in record.occupations:
             occ_id = ids["occupations"].take()
-            writer.add("occupations", (occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
-                                       _iso(occ.ending_date), occ.joint_committee, occ.working_days_system,
-                                       occ.contract_type, occ.ref_mean_working_hours, occ.mean_working_hours,
-                                       occ.local_unit_id, occ.line))
-            for s in occ.services:
-                writer.add("services", (ids["services"].take(), occ_id, set_id, s.sequence, s.code, s.days, s.hours,
-                                        s.line))
-            for r in occ.remunerations:
-                writer.add("remunerations", (ids["remunerations"].take(), occ_id, set_id, r.sequence, r.code,
-                                             r.amount, r.bonus_frequency, r.percentage_paid, r.line))
-            for d in occ.deductions:
-                writer.add("deductions", (ids["deductions"].take(), decl_id, record_id, occ_id, set_id, d.code,
-                                          d.basis, d.amount, d.line))
-        for c in record.contributions:
-            writer.add("contributions", (ids["contributions"].take(), decl_id, record_id, set_id, c.kind,
-                                         c.worker_code, c.contribution_type, c.basis, c.amount, c.line))
-        for d in record.deductions:
-            writer.add("deductions", (ids["deductions"].take(), decl_id, record_id, None, set_id, d.code, d.basis,
-                                      d.amount, d.line))
+            occupations.append((occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
+                                _iso(occ.ending_date), occ.joint_committee, occ.working_days_system, occ.contract_type,
+                                occ.ref_mean_working_hours, occ.mean_working_hours, occ.local_unit_id, occ.line))
+            head = (occ_id, set_id)
+            services.extend([head + s for s in occ.services])
+            remunerations.extend([head + r for r in occ.remunerations])
+            deductions.extend([(decl_id, record_id, occ_id, set_id) + d for d in occ.deductions])
+        head = (decl_id, record_id, set_id)
+        contributions.extend([head + c for c in record.contributions])
+        deductions.extend([(decl_id, record_id, None, set_id) + d for d in record.deductions])
+    writer.flush_full()
 
 
 def _iso(day: date | None) -> str | None:

@@ -29,9 +29,10 @@ from cbss_batch.config import Settings
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
-from cbss_batch.parse.dmfa import InvalidDocument
+from cbss_batch.parse.dmfa import ROOT, STREAMED_BLOCKS, InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.store import queries
+from cbss_batch.xmlcheck import ParallelCheck
 from cbss_batch.xmlsafe import ChainedReader, diagnose, screen_prolog
 
 log = logging.getLogger(__name__)
@@ -339,10 +340,20 @@ def _load_dmfa(settings: Settings, engine: Engine, clock: Clock, row: Any, paths
                content: tuple[str, int]) -> SetOutcome:
     schema_path = settings.xsd / loading.DMFA_SCHEMA
     now = clock.now()
+    check = (ParallelCheck.start(schema_path, paths, ROOT, STREAMED_BLOCKS)
+             if settings.parallel_validation else None)
     try:
         with engine.begin() as conn, _reader(paths) as source:
-            loaded = loading.load_dmfa(conn, source, set_id=row.id, schema_path=schema_path, today=clock.today(),
-                                       batch_rows=settings.batch_rows)
+            try:
+                loaded = loading.load_dmfa(conn, source, set_id=row.id, schema_path=None if check else schema_path,
+                                           today=clock.today(), batch_rows=settings.batch_rows)
+            except (ValueError, LookupError, TypeError, AttributeError) as exc:
+                # Without the schema in the stream, a structurally wrong document can trip the reader.
+                raise InvalidDocument(f"unreadable document: {exc.__class__.__name__}: {exc}") from exc
+            if check is not None:
+                problem = check.result()
+                if problem is not None:
+                    raise InvalidDocument(problem)
             if not loaded.declarations:
                 raise RejectedFile(row.answer_name, "the file contains no declaration", ("157",))
             loading.fill_columns(paths, loaded.findings_with_lines())
@@ -362,11 +373,17 @@ def _load_dmfa(settings: Settings, engine: Engine, clock: Clock, row: Any, paths
         problems = diagnose(lambda: _reader(paths), loading.schema(schema_path), loading.known_elements(settings.xsd),
                             size=content[1], max_tree_bytes=200_000_000)
         if not problems:
-            problems = [loading.XmlProblem("102", str(exc))]
+            # The document is valid: the failure is ours. The set is kept as failed for reprocessing.
+            log.error("set %s is valid but could not be read: %s", row.ticket, exc)
+            return _reject(settings, engine, clock, row.id, ["163"], f"processing failed: {exc}", content=content,
+                           state="failed")
         findings = [Finding(code=f"ACRF-{p.code}", message=p.message, tag=p.element, line=p.line, column=p.column)
                     for p in problems]
         return _reject(settings, engine, clock, row.id, [p.code for p in problems], problems[0].message,
                        content=content, findings=findings)
+    finally:
+        if check is not None:
+            check.cancel()
     log.info("set %s %s accepted: %d declarations accepted, %d refused, %d rows staged", row.ticket,
              row.answer_name, accepted, refused, loaded.rows)
     return SetOutcome(row.ticket, "accepted", accepted, refused)

@@ -16,6 +16,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import Literal
 
 from lxml import etree
 
@@ -51,16 +52,21 @@ def extract(official: Path) -> Catalogue:
     zones: list[Zone] = []
     blocks: dict[str, Block] = {}
     for label, node in sorted(elements.items()):
-        number = "".join(node.findtext(f"{XS}annotation/{XS}documentation", "")).strip()
+        number = (node.findtext(f"{XS}annotation/{XS}documentation") or "").strip()
         simple = node.find(f"{XS}simpleType/{XS}restriction")
         if simple is not None:
-            facets = [(FACET_KEYS[child.tag.removeprefix(XS)], child.get("value", ""))
-                      for child in simple if isinstance(child.tag, str)]
+            facets = [
+                (FACET_KEYS[child.tag.removeprefix(XS)], child.get("value", ""))
+                for child in simple
+                if isinstance(child.tag, str)
+            ]
             order = list(FACETS)
             facets.sort(key=lambda kv: order.index(kv[0]))
             if any(key == "enum" and "|" in value for key, value in facets):
                 raise SystemExit(f"{official}: {label} enumerates a value holding '|'; a catalogue cannot")
             zones.append(Zone(number, label, simple.get("base", "").removeprefix("xs:"), tuple(facets)))
+        elif node.get("type", "").startswith("xs:"):
+            zones.append(Zone(number, label, node.get("type", "").removeprefix("xs:")))
         else:
             complex_type = node.find(f"{XS}complexType")
             if complex_type is None:
@@ -71,9 +77,14 @@ def extract(official: Path) -> Catalogue:
     if len(roots) != 1:
         raise SystemExit(f"{official}: expected one element used by no other, found {roots}")
     version = re.search(r"_(\d{5})", official.name)
-    return Catalogue(name=official.stem, root=roots[0], zones=tuple(zones),
-                     blocks=tuple(_tree_order(roots[0], blocks)), version=version.group(1) if version else "",
-                     title=f"{roots[0]} {version.group(1) if version else ''}, from {official.name}")
+    return Catalogue(
+        name=official.stem,
+        root=roots[0],
+        zones=tuple(zones),
+        blocks=tuple(_tree_order(roots[0], blocks)),
+        version=version.group(1) if version else "",
+        title=f"{roots[0]} {version.group(1) if version else ''}, from {official.name}",
+    )
 
 
 def _content(complex_type: etree._Element, types: dict[str, etree._Element]) -> Group:
@@ -96,7 +107,8 @@ def _particles(parent: etree._Element) -> list[Particle]:
         if tag == "element" and node.get("ref"):
             found.append(Ref(node.get("ref", ""), low, high))
         elif tag in ("sequence", "choice"):
-            found.append(Group(tag, tuple(_particles(node)), low, high))
+            kind: Literal["sequence", "choice"] = "sequence" if tag == "sequence" else "choice"
+            found.append(Group(kind, tuple(_particles(node)), low, high))
         elif tag == "any" and node.get("processContents") == "skip":
             found.append(Wildcard(low, high))
         else:
@@ -149,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("build-all", help="every xsd/catalogue/*.cat -> xsd/*.xsd")
     args = parser.parse_args(argv)
     if args.command == "extract":
-        header = (f"# Extracted from {args.official.name} by scripts/build_xsd.py extract.\n"
-                  "# Review by hand: from now on this file is our data; rebuild the XSD with build.")
+        header = (
+            f"# Extracted from {args.official.name} by scripts/build_xsd.py extract.\n"
+            "# Review by hand: from now on this file is our data; rebuild the XSD with build."
+        )
         args.out.write_text(format_catalogue(extract(args.official), header), encoding="utf-8")
         print(f"{args.official} -> {args.out}")
     elif args.command == "build":

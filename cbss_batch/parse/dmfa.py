@@ -30,7 +30,8 @@ from cbss_batch.records import (
 from cbss_batch.xmlsafe import PARSER_OPTIONS
 
 ROOT = "DmfAOriginal"
-_REPORTED = ("NaturalPerson", "ContributionUnrelatedToNP", "EmployerDeclaration", ROOT)
+STREAMED_BLOCKS = ("NaturalPerson", "ContributionUnrelatedToNP", "EmployerDeclaration")
+_REPORTED = (*STREAMED_BLOCKS, ROOT)
 
 
 class InvalidDocument(Exception):
@@ -93,8 +94,8 @@ def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[Dmf
             _drop_previous(element)
     except etree.XMLSyntaxError as exc:
         raise InvalidDocument(str(exc)) from exc
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InvalidDocument(f"unreadable value: {exc}") from exc
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        raise InvalidDocument(f"unreadable value: {exc.__class__.__name__}: {exc}") from exc
     if not root_closed:
         raise InvalidDocument("the document ended before its root element was closed")
 
@@ -153,6 +154,10 @@ def _read_header(employer: Any, form_index: int) -> DmfaHeader:
     )
 
 
+# The readers below run for every element of a big file: one pass over the children, plain local
+# variables, positional construction. The schema has already fixed which children may appear.
+
+
 def _read_person(element: Any) -> NaturalPerson:
     sequence = 0
     insz = ""
@@ -170,44 +175,50 @@ def _read_person(element: Any) -> NaturalPerson:
             name = child.text
         elif tag == "WorkerFirstName":
             first_name = child.text
-    return NaturalPerson(sequence=sequence, insz=insz, name=name, first_name=first_name,
-                         line=element.sourceline or 0, worker_records=tuple(records))
+    return NaturalPerson(sequence, insz, name, first_name, element.sourceline or 0, tuple(records))
 
 
 def _read_worker_record(element: Any) -> WorkerRecord:
-    zones: dict[str, str | None] = {}
+    employer_class = worker_code = ""
+    start = end = None
+    border = 0
+    risk = local_unit = None
     occupations = []
     contributions = []
     deductions = []
     for child in element:
         tag = child.tag
-        if tag == "Occupation":
+        if tag == "WorkerContribution":
+            contributions.append(_read_contribution(child))
+        elif tag == "Occupation":
             occupations.append(_read_occupation(child))
-        elif tag == "WorkerContribution":
-            contributions.append(_read_contribution(child, "worker"))
         elif tag == "WorkerDeduction":
             deductions.append(_read_deduction(child))
         elif tag == "StudentContribution":
-            contributions.append(_read_student(child, element))
-        elif len(child) == 0:
-            zones[tag] = child.text
-    return WorkerRecord(
-        employer_class=zones.get("EmployerClass") or "",
-        worker_code=zones.get("WorkerCode") or "",
-        quarter_start=_date(zones.get("NOSSQuarterStartingDate")) or date.min,
-        quarter_end=_date(zones.get("NOSSQuarterEndingDate")) or date.min,
-        border=_int(zones.get("Border")),
-        activity_with_risk=_opt_int(zones.get("ActivityWithRisk")),
-        local_unit_id=zones.get("LocalUnitID"),
-        line=element.sourceline or 0,
-        occupations=tuple(occupations),
-        contributions=tuple(contributions),
-        deductions=tuple(deductions),
-    )
+            contributions.append(_read_student(child))
+        elif tag == "EmployerClass":
+            employer_class = child.text or ""
+        elif tag == "WorkerCode":
+            worker_code = child.text or ""
+        elif tag == "NOSSQuarterStartingDate":
+            start = child.text
+        elif tag == "NOSSQuarterEndingDate":
+            end = child.text
+        elif tag == "Border":
+            border = _int(child.text)
+        elif tag == "ActivityWithRisk":
+            risk = _opt_int(child.text)
+        elif tag == "LocalUnitID":
+            local_unit = child.text
+    return WorkerRecord(employer_class, worker_code, _date(start) or date.min, _date(end) or date.min, border, risk,
+                        local_unit, element.sourceline or 0, tuple(occupations), tuple(contributions),
+                        tuple(deductions))
 
 
 def _read_occupation(element: Any) -> Occupation:
-    zones: dict[str, str | None] = {}
+    sequence = working_days = contract = 0
+    start = end = ref_hours = hours = local_unit = None
+    committee = ""
     services = []
     remunerations = []
     deductions = []
@@ -219,67 +230,111 @@ def _read_occupation(element: Any) -> Occupation:
             services.append(_read_service(child))
         elif tag == "OccupationDeduction":
             deductions.append(_read_deduction(child))
-        elif len(child) == 0:
-            zones[tag] = child.text
-    return Occupation(
-        sequence=_int(zones.get("OccupationSequenceNbr")),
-        starting_date=_date(zones.get("OccupationStartingDate")),
-        ending_date=_date(zones.get("OccupationEndingDate")),
-        joint_committee=zones.get("JointCommissionNbr") or "",
-        working_days_system=_int(zones.get("WorkingDaysSystem")),
-        contract_type=_int(zones.get("ContractType")),
-        ref_mean_working_hours=_opt_int(zones.get("RefMeanWorkingHours")),
-        mean_working_hours=_opt_int(zones.get("MeanWorkingHours")),
-        local_unit_id=zones.get("LocalUnitID"),
-        line=element.sourceline or 0,
-        services=tuple(services),
-        remunerations=tuple(remunerations),
-        deductions=tuple(deductions),
-    )
-
-
-def _leaf_zones(element: Any) -> dict[str, str | None]:
-    return {child.tag: child.text for child in element}
+        elif tag == "OccupationSequenceNbr":
+            sequence = int(child.text)
+        elif tag == "OccupationStartingDate":
+            start = child.text
+        elif tag == "OccupationEndingDate":
+            end = child.text
+        elif tag == "JointCommissionNbr":
+            committee = child.text or ""
+        elif tag == "WorkingDaysSystem":
+            working_days = _int(child.text)
+        elif tag == "ContractType":
+            contract = _int(child.text)
+        elif tag == "RefMeanWorkingHours":
+            ref_hours = child.text
+        elif tag == "MeanWorkingHours":
+            hours = child.text
+        elif tag == "LocalUnitID":
+            local_unit = child.text
+    return Occupation(sequence, _date(start), _date(end), committee, working_days, contract, _opt_int(ref_hours),
+                      _opt_int(hours), local_unit, element.sourceline or 0, tuple(services), tuple(remunerations),
+                      tuple(deductions))
 
 
 def _read_service(element: Any) -> Service:
-    zones = _leaf_zones(element)
-    return Service(sequence=_int(zones.get("ServiceSequenceNbr")), code=zones.get("ServiceCode") or "",
-                   days=_int(zones.get("ServiceNbrDays")), hours=_opt_int(zones.get("ServiceNbrHours")),
-                   line=element.sourceline or 0)
+    sequence = days = 0
+    code = ""
+    hours = None
+    for child in element:
+        tag = child.tag
+        if tag == "ServiceCode":
+            code = child.text or ""
+        elif tag == "ServiceNbrDays":
+            days = int(child.text)
+        elif tag == "ServiceNbrHours":
+            hours = int(child.text)
+        elif tag == "ServiceSequenceNbr":
+            sequence = int(child.text)
+    return Service(sequence, code, days, hours, element.sourceline or 0)
 
 
 def _read_remuneration(element: Any) -> Remuneration:
-    zones = _leaf_zones(element)
-    return Remuneration(sequence=_int(zones.get("RemunSequenceNbr")), code=zones.get("RemunCode") or "",
-                        amount=_int(zones.get("RemunAmount")),
-                        bonus_frequency=_opt_int(zones.get("BonusPaymentFrequency")),
-                        percentage_paid=_opt_int(zones.get("PercentagePaid")), line=element.sourceline or 0)
+    sequence = amount = 0
+    code = ""
+    frequency = percentage = None
+    for child in element:
+        tag = child.tag
+        if tag == "RemunAmount":
+            amount = int(child.text)
+        elif tag == "RemunCode":
+            code = child.text or ""
+        elif tag == "RemunSequenceNbr":
+            sequence = int(child.text)
+        elif tag == "BonusPaymentFrequency":
+            frequency = int(child.text)
+        elif tag == "PercentagePaid":
+            percentage = int(child.text)
+    return Remuneration(sequence, code, amount, frequency, percentage, element.sourceline or 0)
 
 
 def _read_deduction(element: Any) -> Deduction:
-    zones = _leaf_zones(element)
-    return Deduction(code=zones.get("DeductionCode") or "", basis=_opt_int(zones.get("DeductionCalculationBasis")),
-                     amount=_opt_int(zones.get("DeductionAmount")), line=element.sourceline or 0)
+    code = ""
+    basis = amount = None
+    for child in element:
+        tag = child.tag
+        if tag == "DeductionCode":
+            code = child.text or ""
+        elif tag == "DeductionAmount":
+            amount = int(child.text)
+        elif tag == "DeductionCalculationBasis":
+            basis = int(child.text)
+    return Deduction(code, basis, amount, element.sourceline or 0)
 
 
-def _read_contribution(element: Any, kind: str) -> Contribution:
-    zones = _leaf_zones(element)
-    return Contribution(worker_code=zones.get("ContributionWorkerCode") or "",
-                        contribution_type=zones.get("ContributionType"),
-                        basis=_opt_int(zones.get("ContributionCalculationBasis")),
-                        amount=_int(zones.get("ContributionAmount")), line=element.sourceline or 0, kind=kind)
+def _read_contribution(element: Any) -> Contribution:
+    code = ""
+    kind = None
+    basis = None
+    amount = 0
+    for child in element:
+        tag = child.tag
+        if tag == "ContributionAmount":
+            amount = int(child.text)
+        elif tag == "ContributionWorkerCode":
+            code = child.text or ""
+        elif tag == "ContributionType":
+            kind = child.text
+        elif tag == "ContributionCalculationBasis":
+            basis = int(child.text)
+    return Contribution(code, kind, basis, amount, element.sourceline or 0, "worker")
 
 
-def _read_student(element: Any, record: Any) -> Contribution:
-    zones = _leaf_zones(element)
-    return Contribution(worker_code="", contribution_type=None, basis=_opt_int(zones.get("StudentRemunAmount")),
-                        amount=_int(zones.get("StudentContributionAmount")), line=element.sourceline or 0,
-                        kind="student")
+def _read_student(element: Any) -> Contribution:
+    basis = None
+    amount = 0
+    for child in element:
+        tag = child.tag
+        if tag == "StudentContributionAmount":
+            amount = int(child.text)
+        elif tag == "StudentRemunAmount":
+            basis = int(child.text)
+    return Contribution("", None, basis, amount, element.sourceline or 0, "student")
 
 
 def _read_unrelated(element: Any) -> Contribution:
-    zones = _leaf_zones(element)
+    zones = {child.tag: child.text for child in element}
     return Contribution(worker_code=zones.get("UnrelatedWorkerCode") or "",
                         contribution_type=zones.get("UnrelatedEmployerClass"),
                         basis=_opt_int(zones.get("UnrelatedCalculationBasis")),

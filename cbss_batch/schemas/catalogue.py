@@ -2,29 +2,35 @@
 
 A catalogue (``xsd/catalogue/<Message>_<version>.cat``) is the one source of truth for a message's
 zones (simple elements) and blocks (complex elements). ``write_xsd`` turns it into our own schema, so a
-new quarterly version is a data change. The format, one entry per line::
+new quarterly version is a data change. A catalogue reads like this::
 
-    # a comment: a whole line starting with '#'
-    title DmfA original, structure of NSSO schema version 2022/3      (free text, optional)
-    version 20223                                                     (one token, optional)
-    root DmfAOriginal                                                 (the message root block)
-    block 90007 EmployerDeclaration = Quarter NOSSRegistrationNbr System5?
+    # DmfA original, schema version 2022/3 (a comment: a whole line starting with '#')
+    title DmfA original (DmfAOriginal): structure of the NSSO schema version 2022/3
+    version 20223
+    root DmfAOriginal
+    block 90007 EmployerDeclaration =
+        Quarter
+        System5?
         ( NaturalPerson+ (CompanyVehicle* ContributionUnrelatedToNP*)?
-        | CompanyVehicle* ContributionUnrelatedToNP+ )
-    zone 00013 Quarter integer digits=5 pattern=\\d{4}(1|2|3|4)
-    zone 00297 TypeForm string maxlen=2 enum=SU|FA
+        | CompanyVehicle* ContributionUnrelatedToNP+
+        )
+    zone 00013 Quarter  integer  min=20031 digits=5 pattern=\\d{4}(1|2|3|4)
+    zone 00297 TypeForm string   maxlen=2 enum=SU|FA
 
-- A line that starts with whitespace continues the entry above it.
+- One entry per line; a line that starts with whitespace continues the entry above it.
+- ``title TEXT`` (free text, optional), ``version TOKEN`` (optional) and ``root LABEL`` (the message
+  root block, required) appear once each.
 - ``zone NUMBER LABEL BASE FACET...``: NUMBER is the 5-digit zone number; BASE is one of ``BASES``;
   facets are ``key=value`` with keys from ``FACETS`` (``min``/``max`` are inclusive bounds, ``digits``
   is totalDigits, ``minlen``/``maxlen``/``length`` count characters). ``pattern`` may repeat (the
-  patterns are alternatives, as in XSD); ``enum=A|B|C`` lists allowed values, so an enumerated value
-  cannot itself contain ``|``. A value holding spaces is written in double quotes, ``""`` inside
-  for a quote.
+  patterns are alternatives, as in XSD); ``enum=A|B|C`` lists the allowed values, so an enumerated
+  value cannot itself contain ``|``. A value holding spaces is written in double quotes, ``""``
+  inside for a quote.
 - ``block NUMBER LABEL = MODEL``: MODEL is a sequence of labels; ``|`` separates alternatives (it binds
   weaker than the sequence), ``( ... )`` groups, and a label or group may carry ``?``, ``*``, ``+``,
-  ``{n}``, ``{m,}`` or ``{m,n}`` (``{0}`` keeps a zone the official schema lists but forbids).
-  ``<any>`` is one element of any name whose content is not checked.
+  ``{n}``, ``{m,}`` or ``{m,n}``. ``{0}`` keeps a zone the official schema lists but forbids: the
+  XSD leaves it out, the lookup still knows its number. ``<any>`` is one element of any name whose
+  content is not checked.
 
 Labels are unique in a catalogue: one element name, one type, which is what keeps the written schema
 consistent (XSD "Element Declarations Consistent").
@@ -147,7 +153,8 @@ class Catalogue:
         # load_catalogue rejects a label defined twice; a Catalogue built in code may hold one twice
         # (say, a label with two numbers in the glossary), and then the first one answers.
         index: dict[str, Zone | Block] = {}
-        for item in (*self.blocks, *self.zones):
+        items: list[Zone | Block] = [*self.blocks, *self.zones]
+        for item in items:
             index.setdefault(item.label, item)
         return index
 
@@ -169,16 +176,16 @@ def load_catalogue(path: Path | str) -> Catalogue:
 def parse_catalogue(text: str, name: str = "catalogue", where: str = "<text>") -> Catalogue:
     """Catalogue parsed from text; a malformed entry raises CatalogueError naming ``where`` and line."""
     entries: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
+    for row, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
             continue
-        if line[0].isspace():
+        if raw[0].isspace():
             if not entries:
-                raise CatalogueError(where, number, "continuation line with no entry above it")
-            entries[-1] = (entries[-1][0], f"{entries[-1][1]} {line.strip()}")
+                raise CatalogueError(where, row, "continuation line with no entry above it")
+            entries[-1] = (entries[-1][0], f"{entries[-1][1]} {raw.strip()}")
         else:
-            entries.append((number, line.strip()))
-    head: dict[str, str] = {}
+            entries.append((row, raw.strip()))
+    head: dict[str, tuple[int, str]] = {}
     seen: dict[str, int] = {}
     zones: list[Zone] = []
     blocks: list[tuple[int, Block]] = []
@@ -188,15 +195,16 @@ def parse_catalogue(text: str, name: str = "catalogue", where: str = "<text>") -
         if keyword in ("title", "version", "root"):
             if keyword in head:
                 raise CatalogueError(where, line, f"second '{keyword}' line; a catalogue has one")
-            head[keyword] = rest
+            head[keyword] = (line, rest)
             continue
         if keyword == "zone":
             item: Zone | Block = _parse_zone(rest, where, line)
         elif keyword == "block":
             item = _parse_block(rest, where, line)
         else:
-            raise CatalogueError(where, line, f"unknown entry '{keyword}'; expected zone, block, root, "
-                                              "version or title")
+            raise CatalogueError(
+                where, line, f"unknown entry '{keyword}'; expected zone, block, root, version or title"
+            )
         if item.label in seen:
             raise CatalogueError(where, line, f"{item.label} is already defined on line {seen[item.label]}")
         seen[item.label] = line
@@ -204,16 +212,25 @@ def parse_catalogue(text: str, name: str = "catalogue", where: str = "<text>") -
             zones.append(item)
         else:
             blocks.append((line, item))
-    root = head.get("root", "")
+    root_line, root = head.get("root", (0, ""))
     if root not in {block.label for _, block in blocks}:
-        raise CatalogueError(where, seen.get(root, 0), f"root {root or '(missing)'} is not a block here; "
-                                                       "add a 'root LABEL' line naming the message block")
+        raise CatalogueError(
+            where,
+            root_line,
+            f"root {root or '(missing)'} is not a block here; a 'root LABEL' line names the message block",
+        )
     for line, block in blocks:
         for label in _labels(block.content):
             if label not in seen:
                 raise CatalogueError(where, line, f"{block.label} uses {label}, which is not defined")
-    return Catalogue(name=name, root=root, zones=tuple(zones), blocks=tuple(b for _, b in blocks),
-                     version=head.get("version", ""), title=head.get("title", ""))
+    return Catalogue(
+        name=name,
+        root=root,
+        zones=tuple(zones),
+        blocks=tuple(b for _, b in blocks),
+        version=head.get("version", (0, ""))[1],
+        title=head.get("title", (0, ""))[1],
+    )
 
 
 def _parse_zone(rest: str, where: str, line: int) -> Zone:
@@ -228,7 +245,7 @@ def _parse_zone(rest: str, where: str, line: int) -> Zone:
     facet_text = parts[3] if len(parts) > 3 else ""
     position = 0
     for match in _FACET.finditer(facet_text):
-        if facet_text[position:match.start()].strip():
+        if facet_text[position : match.start()].strip():
             break
         position = match.end()
         key, value = match.group(1), match.group(2)
@@ -242,8 +259,12 @@ def _parse_zone(rest: str, where: str, line: int) -> Zone:
             raise CatalogueError(where, line, f"facet '{key}' given twice")
         given.extend((key, v) for v in (value.split("|") if key == "enum" else [value]))
     if facet_text[position:].strip():
-        raise CatalogueError(where, line, f"cannot read '{facet_text[position:].strip()}'; "
-                                          'facets read key=value or key="value with spaces"')
+        raise CatalogueError(
+            where,
+            line,
+            f"cannot read '{facet_text[position:].strip()}'; "
+            'facets read key=value or key="value with spaces"',
+        )
     order = list(FACETS)
     return Zone(number, label, base, tuple(sorted(given, key=lambda kv: order.index(kv[0]))))
 
@@ -332,8 +353,9 @@ def _occurs(text: str) -> tuple[int, int | None]:
 
 
 def simplify(group: Group) -> Group:
-    """Same language, fewer groups: a plain (1..1) group inside one of its kind, or holding one particle,
-    is spliced into its parent; a group around one plain group is that group; one alternative is a sequence."""
+    """The same content model with redundant groups removed (it accepts the same documents)."""
+    # A plain (1..1) group inside one of its kind, or holding one particle, is spliced into its parent;
+    # a group around one plain group is that group; a choice of one alternative is a sequence.
     items: list[Particle] = []
     for item in group.items:
         if isinstance(item, Group):
@@ -435,8 +457,10 @@ def _quote(value: str) -> str:
 
 
 def write_xsd(catalogue: Catalogue) -> bytes:
-    """Our XSD for the catalogue (UTF-8 bytes): one global root element, named complex types with local
-    element declarations, named simple types where restrictions repeat; same catalogue, same bytes."""
+    """Our XSD for the catalogue as UTF-8 bytes; the same catalogue always gives the same bytes."""
+    # Only the root element is global, so another root fails validation. Each block is a named complex
+    # type with local element declarations; a restriction used by several zones (or by a zone repeated
+    # in one block, which XSD's "Element Declarations Consistent" requires) is a named simple type.
     defined = catalogue.definitions
     used = _reachable(catalogue)
     blocks = [b for b in catalogue.blocks if b.label in used]
@@ -496,7 +520,8 @@ def write_xsd(catalogue: Catalogue) -> bytes:
         node = etree.SubElement(schema, f"{{{XS}}}simpleType", name=type_name)
         _restriction(node, Zone("", "", base, facets))
     etree.indent(schema, space="  ")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(schema, encoding="UTF-8") + b"\n"
+    body: bytes = etree.tostring(schema, encoding="UTF-8")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
 
 
 def _reachable(catalogue: Catalogue) -> set[str]:
@@ -536,8 +561,14 @@ def _simple_type_name(zone: Zone) -> str:
     """Name read from the restriction: ``IntegerFrom0To99Digits2``, ``StringMaxLength40``, ``DatePattern``."""
     facets = dict(zone.facets)
     parts = [zone.base[0].upper() + zone.base[1:]]
-    words = {"length": "Length", "minlen": "MinLength", "maxlen": "MaxLength", "min": "From", "max": "To",
-             "digits": "Digits"}
+    words = {
+        "length": "Length",
+        "minlen": "MinLength",
+        "maxlen": "MaxLength",
+        "min": "From",
+        "max": "To",
+        "digits": "Digits",
+    }
     parts.extend(word + re.sub(r"\W", "_", facets[key]) for key, word in words.items() if key in facets)
     if "pattern" in facets:
         parts.append("Pattern")

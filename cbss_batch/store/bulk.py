@@ -35,6 +35,7 @@ class IdSource:
         self._end = 0
 
     def take(self) -> int:
+        """The next key."""
         if self._next >= self._end:
             self._next = reserve_ids(self._conn, self._name, self._block)
             self._end = self._next + self._block
@@ -46,27 +47,35 @@ class IdSource:
 class BulkWriter:
     """Buffers rows per table and writes them in batches through the driver's fast path."""
 
-    def __init__(self, conn: Connection, tables: tuple[Table, ...], batch_rows: int) -> None:
+    def __init__(self, conn: Connection, tables: tuple[Table, ...], batch_rows: int,
+                 numbered_by_database: tuple[Table, ...] = ()) -> None:
         self._conn = conn
         self._batch_rows = batch_rows
         self._dialect = conn.dialect.name
-        self._columns = {t.name: tuple(c.name for c in t.columns) for t in tables}
-        self._rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in tables}
-        self.ids = {t.name: IdSource(conn, f"id:{t.name}") for t in tables}
+        self._columns = {t.name: tuple(c.name for c in t.columns if not (t in numbered_by_database and c.name == "id"))
+                         for t in tables}
+        self.rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in tables}
+        self.ids = {t.name: IdSource(conn, f"id:{t.name}") for t in tables if t not in numbered_by_database}
         self.written = 0
 
     def add(self, table: str, row: tuple[Any, ...]) -> None:
-        rows = self._rows[table]
+        rows = self.rows[table]
         rows.append(row)
         if len(rows) >= self._batch_rows:
             self._flush_table(table)
 
+    def flush_full(self) -> None:
+        """Write the tables whose buffers reached the batch size (callers append to ``rows`` directly)."""
+        for table, rows in self.rows.items():
+            if len(rows) >= self._batch_rows:
+                self._flush_table(table)
+
     def flush(self) -> None:
-        for table in self._rows:
+        for table in self.rows:
             self._flush_table(table)
 
     def _flush_table(self, table: str) -> None:
-        rows = self._rows[table]
+        rows = self.rows[table]
         if not rows:
             return
         columns = self._columns[table]

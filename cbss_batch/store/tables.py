@@ -22,6 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+# Client-generated keys of the big tables: BIGINT in PostgreSQL, the rowid alias INTEGER in SQLite
+# (a BIGINT primary key there would cost a second index on every insert).
+Key = BigInteger().with_variant(Integer(), "sqlite")
+
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -90,7 +94,7 @@ received_files = Table(
 
 declarations = Table(
     "declarations", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
     Column("ticket", String(20), nullable=False, unique=True),
     Column("form_index", Integer, nullable=False),
@@ -115,7 +119,7 @@ declarations = Table(
 
 natural_persons = Table(
     "natural_persons", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
@@ -127,7 +131,7 @@ natural_persons = Table(
 
 worker_records = Table(
     "worker_records", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("person_id", BigInteger, ForeignKey("natural_persons.id"), nullable=False, index=True),
     Column("declaration_id", BigInteger, nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
@@ -143,7 +147,7 @@ worker_records = Table(
 
 occupations = Table(
     "occupations", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("worker_record_id", BigInteger, ForeignKey("worker_records.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
@@ -160,7 +164,7 @@ occupations = Table(
 
 services = Table(
     "services", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
@@ -172,7 +176,7 @@ services = Table(
 
 remunerations = Table(
     "remunerations", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
@@ -185,21 +189,21 @@ remunerations = Table(
 
 contributions = Table(
     "contributions", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
     Column("worker_record_id", BigInteger, index=True),  # None for employer-level contributions
     Column("set_id", Integer, nullable=False),
-    Column("kind", String(10), nullable=False),  # worker | student | unrelated
     Column("worker_code", String(3), nullable=False),
-    Column("contribution_type", String(2)),
+    Column("contribution_type", String(3)),
     Column("basis", BigInteger),
     Column("amount", BigInteger, nullable=False),
     Column("line", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),  # worker | student | unrelated
 )
 
 deductions = Table(
     "deductions", metadata,
-    Column("id", BigInteger, primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
     Column("worker_record_id", BigInteger),
     Column("occupation_id", BigInteger),
@@ -254,3 +258,5 @@ audit_events = Table(
 
 STAGING_TABLES = (natural_persons, worker_records, occupations, services, remunerations, contributions,
                   deductions)
+# Rows of these tables are referenced by nobody: the database numbers them, the writer leaves ``id`` out.
+LEAF_TABLES = (services, remunerations, contributions, deductions)

@@ -67,8 +67,18 @@ def choice(*items: Particle, low: int = 1, high: int | None = 1) -> Group:
         ("<any>", Wildcard()),
         ("<any>*", Wildcard(0, None)),
     ],
-    ids=["once", "optional", "any-number", "at-least-one", "exactly-3", "forbidden", "at-least-2",
-         "up-to-99", "wildcard", "wildcards"],
+    ids=[
+        "once",
+        "optional",
+        "any-number",
+        "at-least-one",
+        "exactly-3",
+        "forbidden",
+        "at-least-2",
+        "up-to-99",
+        "wildcard",
+        "wildcards",
+    ],
 )
 def test_reads_occurrences(text: str, expected: Particle) -> None:
     assert model(text) == seq(expected)
@@ -120,18 +130,26 @@ def test_continuation_lines_extend_the_entry_above() -> None:
 
 
 def test_reads_a_zone_with_facets_in_canonical_order() -> None:
-    catalogue = parse_catalogue("root R\nblock 90000 R = Q\nzone 00013 Q integer digits=5 min=20031 "
-                                r"pattern=\d{4}(1|2|3|4)")
+    catalogue = parse_catalogue(
+        "root R\nblock 90000 R = Q\nzone 00013 Q integer digits=5 min=20031 "
+        r"pattern=\d{4}(1|2|3|4)"
+    )
     assert catalogue.zones == (
         Zone("00013", "Q", "integer", (("min", "20031"), ("digits", "5"), ("pattern", r"\d{4}(1|2|3|4)"))),
     )
 
 
 def test_reads_enumerations_and_quoted_values() -> None:
-    catalogue = parse_catalogue('root R\nblock 90000 R = T\nzone 00297 T string maxlen=9 enum=SU|FA '
-                                'enum="a b|say ""hi""" pattern="x y"')
+    catalogue = parse_catalogue(
+        "root R\nblock 90000 R = T\nzone 00297 T string maxlen=9 enum=SU|FA "
+        'enum="a b|say ""hi""" pattern="x y"'
+    )
     assert catalogue.zones[0].facets == (
-        ("maxlen", "9"), ("pattern", "x y"), ("enum", "SU"), ("enum", "FA"), ("enum", "a b"),
+        ("maxlen", "9"),
+        ("pattern", "x y"),
+        ("enum", "SU"),
+        ("enum", "FA"),
+        ("enum", "a b"),
         ("enum", 'say "hi"'),
     )
 
@@ -139,33 +157,56 @@ def test_reads_enumerations_and_quoted_values() -> None:
 # --- errors name the line ----------------------------------------------------------------------------
 
 
+R = "root R\nblock 90000 R = "  # line 2 holds the block
+A, B = "\nzone 00001 A integer", "\nzone 00002 B integer"
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        ("root R\nblock 90000 R = A\nzone 00001 A integer\nfield 00002 B", 4, "unknown entry 'field'"),
-        ("root R\nblock 90000 R = (A B\nzone 00001 A integer\nzone 00002 B integer", 2, "missing ')'"),
-        ("root R\nblock 90000 R = A B)\nzone 00001 A integer\nzone 00002 B integer", 2, "unexpected ')'"),
-        ("root R\nblock 90000 R = A | | B\nzone 00001 A integer\nzone 00002 B integer", 2, "expected a label"),
-        ("root R\nblock 90000 R = A{3,1}\nzone 00001 A integer", 2, "min above max"),
-        ("root R\nblock 90000 R = A & B\nzone 00001 A integer", 2, "cannot read content model at '& B'"),
-        ("root R\nblock 90000 R =\nzone 00001 A integer", 2, "expected a label"),
-        ("root R\nblock 90000 R = A\nzone 00001 A int", 3, "unknown base type 'int'"),
-        ("root R\nblock 90000 R = A\nzone 00001 A string digits=3", 3, "'digits' does not apply to base string"),
-        ("root R\nblock 90000 R = A\nzone 00001 A string size=3", 3, "unknown facet 'size'"),
-        ("root R\nblock 90000 R = A\nzone 00001 A string maxlen=3 maxlen=4", 3, "'maxlen' given twice"),
-        ('root R\nblock 90000 R = A\nzone 00001 A string pattern="open', 3, "cannot read"),
-        ("root R\nblock 90000 R = A\nzone 0001 A integer", 3, "'0001' is not 5 digits"),
-        ("root R\nblock 90000 R = A\nzone 00001 1A integer", 3, "'1A' is not an XML element name"),
+        (R + "A" + A + "\nfield 00002 B", 4, "unknown entry 'field'"),
+        (R + "(A B" + A + B, 2, "missing ')'"),
+        (R + "A B)" + A + B, 2, "unexpected ')'"),
+        (R + "A | | B" + A + B, 2, "expected a label"),
+        (R + "A{3,1}" + A, 2, "min above max"),
+        (R + "A & B" + A, 2, "cannot read content model at '& B'"),
+        (R + A, 2, "expected a label"),
+        (R + "A\nzone 00001 A int", 3, "unknown base type 'int'"),
+        (R + "A\nzone 00001 A string digits=3", 3, "'digits' does not apply to base string"),
+        (R + "A\nzone 00001 A string size=3", 3, "unknown facet 'size'"),
+        (R + "A\nzone 00001 A string maxlen=3 maxlen=4", 3, "'maxlen' given twice"),
+        (R + 'A\nzone 00001 A string pattern="open', 3, "cannot read"),
+        (R + "A\nzone 0001 A integer", 3, "'0001' is not 5 digits"),
+        (R + "A\nzone 00001 1A integer", 3, "'1A' is not an XML element name"),
         ("root R\nblock 90000 R A", 2, "a block reads"),
-        ("root R\nblock 90000 R = A\n\nzone 00001 A integer\nzone 00002 A date", 5, "already defined on line 4"),
-        ("root R\nblock 90000 R = A B\nzone 00001 A integer", 2, "uses B, which is not defined"),
+        (R + "A\n" + A + "\nzone 00002 A date", 5, "already defined on line 4"),
+        (R + "A B" + A, 2, "uses B, which is not defined"),
         ("  A\nroot R", 1, "continuation line"),
-        ("root R\nroot S\nblock 90000 R = A\nzone 00001 A integer", 2, "second 'root' line"),
+        ("root R\n" + R + "A" + A, 2, "second 'root' line"),
+        ("# header\nroot A\nblock 90000 R = A" + A, 2, "root A is not a block"),
     ],
-    ids=["unknown-entry", "unclosed-group", "stray-paren", "empty-alternative", "min-above-max",
-         "unknown-symbol", "empty-model", "unknown-base", "facet-for-other-base", "unknown-facet",
-         "facet-twice", "unclosed-quote", "short-number", "bad-label", "block-without-equals",
-         "label-twice", "undefined-label", "continuation-first", "two-roots"],
+    ids=[
+        "unknown-entry",
+        "unclosed-group",
+        "stray-paren",
+        "empty-alternative",
+        "min-above-max",
+        "unknown-symbol",
+        "empty-model",
+        "unknown-base",
+        "facet-for-other-base",
+        "unknown-facet",
+        "facet-twice",
+        "unclosed-quote",
+        "short-number",
+        "bad-label",
+        "block-without-equals",
+        "label-twice",
+        "undefined-label",
+        "continuation-first",
+        "two-roots",
+        "root-not-a-block",
+    ],
 )
 def test_bad_syntax_raises_an_error_naming_the_line(text: str, line: int, words: str) -> None:
     with pytest.raises(CatalogueError) as caught:
@@ -210,9 +251,14 @@ PARTICLES = st.recursive(
 @given(PARTICLES)
 def test_formatting_then_parsing_gives_the_same_catalogue(particle: Particle) -> None:
     zones = parse_catalogue(f"root R\nblock 90000 R = A\n{ZONES}").zones
-    catalogue = Catalogue(name="catalogue", root="R", zones=zones,
-                          blocks=(Block("90000", "R", simplify(Group("sequence", (particle,)))),),
-                          version="20231", title="a test")
+    catalogue = Catalogue(
+        name="catalogue",
+        root="R",
+        zones=zones,
+        blocks=(Block("90000", "R", simplify(Group("sequence", (particle,)))),),
+        version="20231",
+        title="a test",
+    )
     assert parse_catalogue(format_catalogue(catalogue, header="# test")) == catalogue
 
 
@@ -254,7 +300,11 @@ def test_only_the_root_element_is_global() -> None:
     xs = "{http://www.w3.org/2001/XMLSchema}"
     assert [e.get("name") for e in schema.findall(f"{xs}element")] == ["Message"]
     assert [t.get("name") for t in schema.findall(f"{xs}complexType")] == [
-        "MessageType", "HeaderType", "LineType", "TrailerType"]
+        "MessageType",
+        "HeaderType",
+        "LineType",
+        "TrailerType",
+    ]
 
 
 def test_shared_restrictions_get_one_named_type_and_unique_ones_stay_inline() -> None:
@@ -263,7 +313,9 @@ def test_shared_restrictions_get_one_named_type_and_unique_ones_stay_inline() ->
     # Amount and Code share a restriction; Day is repeated inside Line (one named type keeps the
     # declarations consistent); Note is used once with its own restriction; Unused is not reachable.
     assert [t.get("name") for t in schema.findall(f"{xs}simpleType")] == [
-        "DatePattern", "IntegerFrom0To999Digits3"]
+        "DatePattern",
+        "IntegerFrom0To999Digits3",
+    ]
     types = {e.get("name"): e.get("type") for e in schema.iter(f"{xs}element")}
     assert types["Amount"] == types["Code"] == "IntegerFrom0To999Digits3"
     assert types["Day"] == "DatePattern"
@@ -274,34 +326,71 @@ def test_shared_restrictions_get_one_named_type_and_unique_ones_stay_inline() ->
 def test_each_element_documents_its_number() -> None:
     schema = etree.fromstring(write_xsd(parse_catalogue(SMALL, name="Small_20231")))
     xs = "{http://www.w3.org/2001/XMLSchema}"
-    numbers = {e.get("name"): e.findtext(f"{xs}annotation/{xs}documentation") for e in schema.iter(f"{xs}element")}
-    assert numbers == {"Message": "90001", "Header": "90002", "Day": "00010", "Amount": "00011",
-                       "Line": "90003", "Code": "00012", "Note": "00013", "Trailer": "90004"}
+    numbers = {
+        e.get("name"): e.findtext(f"{xs}annotation/{xs}documentation") for e in schema.iter(f"{xs}element")
+    }
+    assert numbers == {
+        "Message": "90001",
+        "Header": "90002",
+        "Day": "00010",
+        "Amount": "00011",
+        "Line": "90003",
+        "Code": "00012",
+        "Note": "00013",
+        "Trailer": "90004",
+    }
 
 
 @pytest.mark.parametrize(
     ("document", "valid"),
     [
-        ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-         "<Line><Code>1</Code><Note>x</Note></Line></Message>", True),
-        ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-         "<Line><Code>1</Code><Amount>1</Amount><Amount>2</Amount><Day>2023-01-01</Day><Day>2023-01-02</Day></Line>"
-         "<Trailer><Anything><Deep/></Anything></Trailer></Message>", True),
-        ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-         "<Line><Code>1</Code><Amount>1</Amount><Amount>2</Amount><Amount>3</Amount><Note>x</Note></Line>"
-         "</Message>", False),
-        ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-         "<Line><Code>1</Code><Note>x</Note><Note>y</Note></Line></Message>", False),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+            "<Line><Code>1</Code><Note>x</Note></Line></Message>",
+            True,
+        ),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+            "<Line><Code>1</Code><Amount>1</Amount><Amount>2</Amount><Day>2023-01-01</Day><Day>2023-01-02</Day></Line>"
+            "<Trailer><Anything><Deep/></Anything></Trailer></Message>",
+            True,
+        ),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+            "<Line><Code>1</Code><Amount>1</Amount><Amount>2</Amount><Amount>3</Amount><Note>x</Note></Line>"
+            "</Message>",
+            False,
+        ),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+            "<Line><Code>1</Code><Note>x</Note><Note>y</Note></Line></Message>",
+            False,
+        ),
         ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header></Message>", False),
-        ("<Message><Header><Day>2023-01-31</Day><Amount>1000</Amount></Header>"
-         "<Line><Code>1</Code><Note>x</Note></Line></Message>", False),
-        ("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-         "<Line><Code>1</Code><Note>toolong</Note></Line></Message>", False),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>1000</Amount></Header>"
+            "<Line><Code>1</Code><Note>x</Note></Line></Message>",
+            False,
+        ),
+        (
+            "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+            "<Line><Code>1</Code><Note>toolong</Note></Line></Message>",
+            False,
+        ),
         ("<Header><Day>2023-01-31</Day><Amount>5</Amount></Header>", False),
         ("<Other/>", False),
     ],
-    ids=["minimal", "repeats-choice-and-wildcard", "too-many-amounts", "choice-taken-twice", "missing-line",
-         "out-of-range", "too-long", "inner-block-as-root", "unknown-root"],
+    ids=[
+        "minimal",
+        "repeats-choice-and-wildcard",
+        "too-many-amounts",
+        "choice-taken-twice",
+        "missing-line",
+        "out-of-range",
+        "too-long",
+        "inner-block-as-root",
+        "unknown-root",
+    ],
 )
 def test_the_written_schema_accepts_the_catalogue_language(document: str, valid: bool) -> None:
     assert small_schema().validate(etree.fromstring(document)) is valid
@@ -309,19 +398,24 @@ def test_the_written_schema_accepts_the_catalogue_language(document: str, valid:
 
 def test_the_written_schema_loads_in_xmlschema_too() -> None:
     schema = xmlschema.XMLSchema(write_xsd(parse_catalogue(SMALL, name="Small_20231")).decode())
-    assert schema.is_valid("<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
-                           "<Line><Code>1</Code><Day>2023-01-31</Day></Line></Message>")
+    assert schema.is_valid(
+        "<Message><Header><Day>2023-01-31</Day><Amount>5</Amount></Header>"
+        "<Line><Code>1</Code><Day>2023-01-31</Day></Line></Message>"
+    )
 
 
 @pytest.mark.parametrize(
     ("document", "valid"),
-    [("<R><A>1</A></R>", True), ("<R><A>1</A><B>1</B></R>", False), ("<R><A>1</A><B>1</B><C>1</C></R>", False),
-     ("<R><A>1</A><C>1</C></R>", True)],
+    [
+        ("<R><A>1</A></R>", True),
+        ("<R><A>1</A><B>1</B></R>", False),
+        ("<R><A>1</A><B>1</B><C>1</C></R>", False),
+        ("<R><A>1</A><C>1</C></R>", True),
+    ],
     ids=["without", "forbidden-last", "forbidden-before-optional", "optional-after"],
 )
 def test_a_forbidden_zone_is_rejected_wherever_it_stands(document: str, valid: bool) -> None:
-    catalogue = parse_catalogue("root R\nblock 90000 R = A B{0} C?\nzone 00001 A integer\nzone 00002 B integer\n"
-                                "zone 00003 C integer")
+    catalogue = parse_catalogue(R + "A B{0} C?" + A + B + "\nzone 00003 C integer")
     assert catalogue.zone_number("B") == "00002"
     schema = etree.XMLSchema(etree.fromstring(write_xsd(catalogue)))
     assert schema.validate(etree.fromstring(document)) is valid
@@ -341,7 +435,7 @@ def dmfa() -> Catalogue:
         ("INSS", "00024"),
         ("Quarter", "00013"),
         ("NetOwedAmount", "00015"),
-        ("NaturalPerson", "90017"),  # functional block 90017 in official/glossary/functional-blocks/DmfAOriginal.xml
+        ("NaturalPerson", "90017"),  # block 90017 in official/glossary/functional-blocks/DmfAOriginal.xml
         ("DmfAOriginal", "90169"),
         ("SIS", "00167"),  # forbidden in a DmfA original ({0}), still reported against its own zone
     ],
@@ -356,6 +450,10 @@ def test_zone_number_of_an_unknown_element_is_none(dmfa: Catalogue) -> None:
 
 
 def test_zone_number_takes_the_first_of_two_definitions() -> None:
-    catalogue = Catalogue(name="twice", root="R", blocks=(Block("90000", "R", seq(Ref("A"))),),
-                          zones=(Zone("00001", "A", "integer"), Zone("00002", "A", "integer")))
+    catalogue = Catalogue(
+        name="twice",
+        root="R",
+        blocks=(Block("90000", "R", seq(Ref("A"))),),
+        zones=(Zone("00001", "A", "integer"), Zone("00002", "A", "integer")),
+    )
     assert catalogue.zone_number("A") == "00001"

@@ -90,7 +90,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_anomalies_set_id'), ['set_id'], unique=False)
 
     op.create_table('declarations',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('ticket', sa.String(length=20), nullable=False),
     sa.Column('form_index', sa.Integer(), nullable=False),
@@ -155,7 +155,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_received_files_set_id'), ['set_id'], unique=False)
 
     op.create_table('contributions',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('declaration_id', sa.BigInteger(), nullable=False),
     sa.Column('worker_record_id', sa.BigInteger(), nullable=True),
     sa.Column('set_id', sa.Integer(), nullable=False),
@@ -173,7 +173,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_contributions_worker_record_id'), ['worker_record_id'], unique=False)
 
     op.create_table('deductions',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('declaration_id', sa.BigInteger(), nullable=False),
     sa.Column('worker_record_id', sa.BigInteger(), nullable=True),
     sa.Column('occupation_id', sa.BigInteger(), nullable=True),
@@ -189,7 +189,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deductions_declaration_id'), ['declaration_id'], unique=False)
 
     op.create_table('natural_persons',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('declaration_id', sa.BigInteger(), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=True),
@@ -205,7 +205,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_natural_persons_insz'), ['insz'], unique=False)
 
     op.create_table('worker_records',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('person_id', sa.BigInteger(), nullable=False),
     sa.Column('declaration_id', sa.BigInteger(), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
@@ -225,7 +225,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_worker_records_person_id'), ['person_id'], unique=False)
 
     op.create_table('occupations',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('worker_record_id', sa.BigInteger(), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=True),
@@ -245,7 +245,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_occupations_worker_record_id'), ['worker_record_id'], unique=False)
 
     op.create_table('remunerations',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('occupation_id', sa.BigInteger(), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=True),
@@ -261,7 +261,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_remunerations_occupation_id'), ['occupation_id'], unique=False)
 
     op.create_table('services',
-    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('occupation_id', sa.BigInteger(), nullable=False),
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=True),
