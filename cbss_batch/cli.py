@@ -192,7 +192,8 @@ def _render_status(d: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.option("--state", default=None, help="Only sets in this state (accepted, rejected, cancelled, received, failed).")
+@click.option("--state", default=None,
+              help="Only sets in this state (accepted, rejected, cancelled, received, failed).")
 @click.option("--mailbox", default=None, help="Only this sender's mailbox.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
 @pass_context

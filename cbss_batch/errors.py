@@ -11,6 +11,14 @@ class ConfigError(BatchError):
     """The configuration is missing, unreadable or wrong; the message names file and key."""
 
 
+class CatalogueError(ConfigError):
+    """A schema catalogue file is malformed; the message names the file and line."""
+
+    def __init__(self, where: str, line: int, reason: str) -> None:
+        super().__init__(f"{where}:{line}: {reason}")
+        self.where, self.line, self.reason = where, line, reason
+
+
 class RejectedFile(BatchError):
     """The file or set itself is unusable (not XML, wrong name, duplicate); retrying will not help."""
 

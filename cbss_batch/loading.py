@@ -150,9 +150,9 @@ def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson,
             occupations.append((occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
                                 _iso(occ.ending_date), occ.joint_committee, occ.working_days_system, occ.contract_type,
                                 occ.ref_mean_working_hours, occ.mean_working_hours, occ.local_unit_id, occ.line))
-            head = (occ_id, set_id)
-            services.extend([head + s for s in occ.services])
-            remunerations.extend([head + r for r in occ.remunerations])
+            occupation_head = (occ_id, set_id)
+            services.extend([occupation_head + s for s in occ.services])
+            remunerations.extend([occupation_head + r for r in occ.remunerations])
             deductions.extend([(decl_id, record_id, occ_id, set_id) + d for d in occ.deductions])
         head = (decl_id, record_id, set_id)
         contributions.extend([head + c for c in record.contributions])

@@ -72,7 +72,7 @@ class RunSummary:
     tickets: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +251,10 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
     codes = _set_level_codes(settings, clock, row, go, files, names)
     if codes:
         return _reject(settings, engine, clock, set_id, codes, "the set fails the file checks")
-    parts = sorted((f for f in files if names[f.name] and names[f.name].prefix == "FI"),  # type: ignore[union-attr]
-                   key=lambda f: names[f.name].part)  # type: ignore[union-attr]
-    paths = [Path(f.archive_path) for f in parts]
-    size = sum(f.size for f in parts)
+    parts = sorted(((name.part or 1, f) for f in files if (name := names[f.name]) and name.prefix == "FI"),
+                   key=lambda pair: pair[0])
+    paths = [Path(f.archive_path) for _, f in parts]
+    size = sum(f.size for _, f in parts)
     sha = _content_hash(paths)
     with engine.connect() as conn:
         name_twin = queries.earlier_set_with_name(conn, set_id, row.name_key)

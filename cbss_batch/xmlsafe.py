@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from lxml import etree
 
@@ -98,7 +98,7 @@ class ChainedReader(io.RawIOBase):
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self._paths: Iterator[Path] = iter(paths)
-        self._current: IO[bytes] | None = None
+        self._current: io.BufferedReader | None = None
 
     def readable(self) -> bool:
         return True

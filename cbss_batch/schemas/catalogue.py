@@ -47,7 +47,7 @@ from typing import Literal
 
 from lxml import etree
 
-from cbss_batch.errors import ConfigError
+from cbss_batch.errors import CatalogueError
 
 XS = "http://www.w3.org/2001/XMLSchema"
 BASES = ("integer", "string", "date", "time", "gYearMonth", "boolean")
@@ -77,14 +77,6 @@ _FACET = re.compile(r'(\w+)=("(?:[^"]|"")*"|[^"\s]\S*)')
 _TOKEN = re.compile(
     r"\s*(?:(?P<occ>[?*+]|\{\d+(?:,\d*)?\})|(?P<sym>[()|])|(?P<any><any>)|(?P<label>[A-Za-z_][\w.-]*))"
 )
-
-
-class CatalogueError(ConfigError):
-    """A catalogue file is malformed; the message names the file and line."""
-
-    def __init__(self, where: str, line: int, reason: str) -> None:
-        super().__init__(f"{where}:{line}: {reason}")
-        self.where, self.line, self.reason = where, line, reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,15 +62,15 @@ class BulkWriter:
         rows = self.rows[table]
         rows.append(row)
         if len(rows) >= self._batch_rows:
-            self._flush_table(table)
+            self.flush()
 
     def flush_full(self) -> None:
-        """Write the tables whose buffers reached the batch size (callers append to ``rows`` directly)."""
-        for table, rows in self.rows.items():
-            if len(rows) >= self._batch_rows:
-                self._flush_table(table)
+        """Write everything once any buffer reached the batch size (callers append to ``rows`` directly)."""
+        if any(len(rows) >= self._batch_rows for rows in self.rows.values()):
+            self.flush()
 
     def flush(self) -> None:
+        """Write every buffer, parents before children (the order the tables were given in)."""
         for table in self.rows:
             self._flush_table(table)
 

@@ -23,6 +23,13 @@ from cbss_batch.store.tables import (
 )
 
 
+def _new_id(result: Any) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def new_ticket(conn: Connection, today: date) -> str:
     """A ticket never given before: ``CB`` + date + an 8-digit counter that never resets (18 chars)."""
     return f"CB{today:%Y%m%d}{reserve_ids(conn, 'ticket', 1):08d}"
@@ -56,10 +63,10 @@ def insert_set(conn: Connection, *, ticket: str, mailbox: str, folder: str, name
                answer_name: str, file_type: str | None, environment: str, parts: int | None, state: str,
                files: Sequence[ArchivedFile], now: datetime, run_id: int | None) -> int:
     """Record a received set and its archived files; returns the set id."""
-    set_id = conn.execute(file_sets.insert().values(
+    set_id = _new_id(conn.execute(file_sets.insert().values(
         ticket=ticket, mailbox=mailbox, folder=folder, name_key=name_key, answer_name=answer_name,
         file_type=file_type, environment=environment, parts=parts, state=state, inbox_cleared=False,
-        received_at=now, run_id=run_id)).inserted_primary_key[0]
+        received_at=now, run_id=run_id)))
     for f in files:
         conn.execute(received_files.insert().values(
             set_id=set_id, name=f.name, role=f.role, part=f.part, size=f.size, sha256=f.sha256,
@@ -142,9 +149,9 @@ def insert_anomalies(conn: Connection, set_id: int, declaration_id: int | None, 
 def add_outbound(conn: Connection, *, set_id: int | None, mailbox: str, folder: str, kind: str, name: str,
                  body_path: str, sha256: str, size: int, now: datetime) -> int:
     """Record an answer to deliver (transactional outbox)."""
-    return int(conn.execute(outbound_messages.insert().values(
+    return _new_id(conn.execute(outbound_messages.insert().values(
         set_id=set_id, mailbox=mailbox, folder=folder, kind=kind, name=name, body_path=body_path, sha256=sha256,
-        size=size, state="pending", created_at=now)).inserted_primary_key[0])
+        size=size, state="pending", created_at=now)))
 
 
 def pending_outbound(conn: Connection) -> list[Any]:
@@ -161,8 +168,8 @@ def mark_written(conn: Connection, message_id: int, now: datetime) -> None:
 
 def start_run(conn: Connection, kind: str, now: datetime) -> int:
     """Record the start of a run."""
-    return int(conn.execute(runs.insert().values(started_at=now, kind=kind, sets=0, declarations_accepted=0,
-                                                 declarations_refused=0, status="running")).inserted_primary_key[0])
+    return _new_id(conn.execute(runs.insert().values(started_at=now, kind=kind, sets=0, declarations_accepted=0,
+                                                     declarations_refused=0, status="running")))
 
 
 def finish_run(conn: Connection, run_id: int, *, now: datetime, sets: int, accepted: int, refused: int,

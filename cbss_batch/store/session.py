@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
-
-STORE_ERRORS = (SQLAlchemyError,)  # what the command line reports as a database failure
 
 from cbss_batch.errors import DatabaseError
 
@@ -19,6 +15,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
+
+STORE_ERRORS = (SQLAlchemyError,)  # what the command line reports as a database failure
 
 SCRIPT_LOCATION = "cbss_batch.store:migrations"
 # The newest migration of this version; a test keeps it equal to Alembic's head. Checking it needs no

@@ -58,8 +58,8 @@ file_sets = Table(
     Column("ticket", String(20), nullable=False, unique=True),
     Column("mailbox", String(6), nullable=False),
     Column("folder", String(8), nullable=False),  # IN | INTEST
-    Column("name_key", String(60)),  # TYPE.SENDER.DATE.SEQ.ENV, None when the name is unreadable
-    Column("answer_name", String(255), nullable=False),  # the name the ACRF refers to (GO, or the file)
+    Column("name_key", String),  # TYPE.SENDER.DATE.SEQ.ENV, None when the name is unreadable
+    Column("answer_name", String, nullable=False),  # the name the ACRF refers to (GO, or the file)
     Column("file_type", String(4)),
     Column("environment", String(1), nullable=False),
     Column("parts", Integer),
@@ -83,12 +83,12 @@ received_files = Table(
     "received_files", metadata,
     Column("id", Integer, primary_key=True),
     Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
-    Column("name", String(255), nullable=False),
+    Column("name", String, nullable=False),
     Column("role", String(2)),  # FI | FS | GO | TD, None when unreadable
     Column("part", Integer),
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("archive_path", String(400), nullable=False),
+    Column("archive_path", String, nullable=False),
     Column("received_at", DateTime, nullable=False),
 )
 
@@ -96,16 +96,16 @@ declarations = Table(
     "declarations", metadata,
     Column("id", Key, primary_key=True),
     Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
-    Column("ticket", String(20), nullable=False, unique=True),
+    Column("ticket", String, nullable=False, unique=True),
     Column("form_index", Integer, nullable=False),
-    Column("message_type", String(16), nullable=False),  # DMFA
-    Column("identification", String(16)),
+    Column("message_type", String, nullable=False),  # DMFA
+    Column("identification", String),
     Column("created_on", Date),
-    Column("created_at", String(16)),
-    Column("sender_reference", String(40)),
-    Column("quarter", String(5)),
-    Column("noss_number", String(12)),
-    Column("company_id", String(12)),
+    Column("created_at", String),
+    Column("sender_reference", String),
+    Column("quarter", String),
+    Column("noss_number", String),
+    Column("company_id", String),
     Column("trusteeship", Integer),
     Column("net_owed_declared", BigInteger),
     Column("net_owed_computed", BigInteger),
@@ -123,9 +123,9 @@ natural_persons = Table(
     Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
-    Column("insz", String(11), nullable=False, index=True),
-    Column("name", String(80)),
-    Column("first_name", String(80)),
+    Column("insz", String, nullable=False, index=True),
+    Column("name", String),
+    Column("first_name", String),
     Column("line", Integer, nullable=False),
 )
 
@@ -135,13 +135,13 @@ worker_records = Table(
     Column("person_id", BigInteger, ForeignKey("natural_persons.id"), nullable=False, index=True),
     Column("declaration_id", BigInteger, nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
-    Column("employer_class", String(3)),
-    Column("worker_code", String(3), nullable=False),
+    Column("employer_class", String),
+    Column("worker_code", String, nullable=False),
     Column("quarter_start", Date),
     Column("quarter_end", Date),
     Column("border", Integer),
     Column("activity_with_risk", Integer),
-    Column("local_unit_id", String(10)),
+    Column("local_unit_id", String),
     Column("line", Integer, nullable=False),
 )
 
@@ -153,12 +153,12 @@ occupations = Table(
     Column("sequence", Integer),
     Column("starting_date", Date),
     Column("ending_date", Date),
-    Column("joint_committee", String(12)),
+    Column("joint_committee", String),
     Column("working_days_system", Integer),
     Column("contract_type", Integer),
     Column("ref_mean_working_hours", Integer),
     Column("mean_working_hours", Integer),
-    Column("local_unit_id", String(10)),
+    Column("local_unit_id", String),
     Column("line", Integer, nullable=False),
 )
 
@@ -168,7 +168,7 @@ services = Table(
     Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
-    Column("code", String(3), nullable=False),
+    Column("code", String, nullable=False),
     Column("days", Integer),
     Column("hours", Integer),
     Column("line", Integer, nullable=False),
@@ -180,7 +180,7 @@ remunerations = Table(
     Column("occupation_id", BigInteger, ForeignKey("occupations.id"), nullable=False, index=True),
     Column("set_id", Integer, nullable=False),
     Column("sequence", Integer),
-    Column("code", String(3), nullable=False),
+    Column("code", String, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("bonus_frequency", Integer),
     Column("percentage_paid", Integer),
@@ -193,12 +193,12 @@ contributions = Table(
     Column("declaration_id", BigInteger, ForeignKey("declarations.id"), nullable=False, index=True),
     Column("worker_record_id", BigInteger, index=True),  # None for employer-level contributions
     Column("set_id", Integer, nullable=False),
-    Column("worker_code", String(3), nullable=False),
-    Column("contribution_type", String(3)),
+    Column("worker_code", String, nullable=False),
+    Column("contribution_type", String),
     Column("basis", BigInteger),
     Column("amount", BigInteger, nullable=False),
     Column("line", Integer, nullable=False),
-    Column("kind", String(10), nullable=False),  # worker | student | unrelated
+    Column("kind", String, nullable=False),  # worker | student | unrelated
 )
 
 deductions = Table(
@@ -208,7 +208,7 @@ deductions = Table(
     Column("worker_record_id", BigInteger),
     Column("occupation_id", BigInteger),
     Column("set_id", Integer, nullable=False),
-    Column("code", String(4), nullable=False),
+    Column("code", String, nullable=False),
     Column("basis", BigInteger),
     Column("amount", BigInteger),
     Column("line", Integer, nullable=False),
@@ -219,11 +219,11 @@ anomalies = Table(
     Column("id", Integer, primary_key=True),
     Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
     Column("declaration_id", BigInteger, index=True),  # None for file-level (ACRF) problems
-    Column("code", String(9), nullable=False),
-    Column("anomaly_class", String(2), nullable=False),
+    Column("code", String, nullable=False),
+    Column("anomaly_class", String, nullable=False),
     Column("message", Text),
-    Column("tag", String(80)),
-    Column("value", String(200)),
+    Column("tag", String),
+    Column("value", String),
     Column("line", Integer),
     Column("column", Integer),
     Column("path", Text),  # JSON list of [label, value] pairs
@@ -237,7 +237,7 @@ outbound_messages = Table(
     Column("folder", String(8), nullable=False),  # OUT | OUTTEST
     Column("kind", String(4), nullable=False),  # ACRF | NOTI | DMNO
     Column("name", String(80), nullable=False),
-    Column("body_path", String(400), nullable=False),
+    Column("body_path", String, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("state", String(10), nullable=False),  # pending | written

@@ -1,0 +1,107 @@
+"""The staging database on both back ends: migrations, bulk rows, a whole run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select, text
+
+from cbss_batch.store.bulk import BulkWriter, reserve_ids
+from cbss_batch.store.session import SCHEMA_HEAD, current_revision, head_revision, make_engine, open_database
+from cbss_batch.store.tables import (
+    LEAF_TABLES,
+    STAGING_TABLES,
+    contributions,
+    declarations,
+    file_sets,
+    natural_persons,
+)
+from tests.builders import drop_set, make_dmfa
+from tests.conftest import TODAY, Workspace, write_config
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    assert head_revision("sqlite://") == SCHEMA_HEAD
+
+
+def test_migrations_reach_head_and_are_idempotent(db_url: str) -> None:
+    from cbss_batch.store.session import upgrade
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    assert current_revision(engine) == SCHEMA_HEAD
+    engine.dispose()
+    open_database(db_url).dispose()
+
+
+def test_bulk_writer_stores_rows_and_numbers_leaf_rows(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(file_sets.insert().values(id=1, ticket="T1", mailbox="006400", folder="INTEST",
+                                               answer_name="GO", environment="T", state="received",
+                                               inbox_cleared=True, received_at=datetime(2026, 11, 28)))
+        conn.execute(declarations.insert().values(id=1, set_id=1, ticket="T2", form_index=1, message_type="DMFA",
+                                                  accepted=True, result_code=1))
+        writer = BulkWriter(conn, STAGING_TABLES, batch_rows=7, numbered_by_database=LEAF_TABLES)
+        for i in range(20):
+            person_id = writer.ids["natural_persons"].take()
+            writer.add("natural_persons", (person_id, 1, 1, i, f"850730033{i:02d}", None, None, 10 + i))
+            writer.add("contributions", (1, person_id, 1, "495", "0", 100_000 + i, 38_070 + i, 20 + i, "worker"))
+        writer.flush()
+        assert writer.written == 40
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(natural_persons)).scalar() == 20
+        amounts = conn.execute(select(contributions.c.amount).order_by(contributions.c.id)).scalars().all()
+        assert amounts == [38_070 + i for i in range(20)]
+        ids = conn.execute(select(contributions.c.id)).scalars().all()
+        assert len(set(ids)) == 20
+    engine.dispose()
+
+
+def test_reserved_ids_never_repeat(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        first = reserve_ids(conn, "x", 10)
+        second = reserve_ids(conn, "x", 5)
+    with engine.begin() as conn:
+        third = reserve_ids(conn, "x", 1)
+    assert (first, second, third) == (1, 11, 16)
+    engine.dispose()
+
+
+def test_a_set_runs_end_to_end_on_each_backend(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "ws"
+    write_config(root)
+    ws = Workspace(root, db_url)
+    assert ws.cli("init").exit_code == 0
+    drop_set(ws.inbox, "006400", make_dmfa(workers=12, declarations=2, quarter="20253", faults=["bad_insz"]),
+             day=TODAY.replace(day=20))
+    result = ws.cli("--json", "run")
+    assert result.exit_code == 0, result.output
+    assert '"declarations_accepted": 1' in result.output
+    assert '"declarations_refused": 1' in result.output
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from natural_persons")).scalar() == 12
+        assert conn.execute(text("select count(*) from anomalies where code = '00024-004'")).scalar() == 1
+    engine.dispose()
+    assert ws.answers() == ["FO.ACRF.999999.20261128.00001.T", "FO.NOTI.999999.20261128.00002.T",
+                            "GO.ACRF.999999.20261128.00001.T", "GO.NOTI.999999.20261128.00002.T"]
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel-check", "in-stream-check"])
+def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "ws"
+    write_config(root, f"parallel_validation = {str(parallel).lower()}\n")
+    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    assert ws.cli("init").exit_code == 0
+    drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253"), day=TODAY.replace(day=20))
+    drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253", faults=["schema"]), day=TODAY.replace(day=20),
+             seq=2)
+    assert ws.cli("run").exit_code == 0
+    from lxml import etree
+
+    acrfs = [etree.parse(str(p)) for p in sorted(ws.out().glob("FO.ACRF.*"))]
+    assert [a.findtext("Form/ReceptionResult/ResultCode") for a in acrfs] == ["1", "0"]
+    assert [e.text for e in acrfs[1].iter("ErrorID")] == ["ACRF-091"]
