@@ -55,8 +55,13 @@ def _file_reference(parent: etree._Element, file_name: str, ticket: str) -> None
     etree.SubElement(ref, "ReferenceNbr").text = ticket
 
 
-def acrf_bytes(*, file_name: str, ticket: str, accepted: bool, error_codes: Iterable[str], now: datetime) -> bytes:
-    """The ACRF document for one set: ``ResultCode`` 1/0 and one ``ACRF-<code>`` per problem."""
+def acrf_bytes(*, file_name: str, ticket: str, accepted: bool, error_codes: Iterable[str], now: datetime,
+               original_ticket: str | None = None) -> bytes:
+    """The ACRF document for one set: ``ResultCode`` 1/0 and one ``ACRF-<code>`` per problem.
+
+    A duplicate (ACRF-133) names the ticket of the set it repeats in a comment after its error ids:
+    the official structure has no field for it, and a comment leaves the document schema-valid.
+    """
     root = etree.Element("ACRF")
     form = etree.SubElement(root, "Form")
     _form_head(form, "ACRF001", now)
@@ -66,6 +71,8 @@ def acrf_bytes(*, file_name: str, ticket: str, accepted: bool, error_codes: Iter
     if not accepted:
         for code in dict.fromkeys(error_codes):
             etree.SubElement(result, "ErrorID").text = f"ACRF-{code}"
+        if original_ticket:
+            result.append(etree.Comment(f" duplicate of the set received under ticket {original_ticket} "))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

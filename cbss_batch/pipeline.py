@@ -97,7 +97,8 @@ def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progre
         for set_id in _resumable(engine):
             _count(summary, process_set(settings, engine, clock, set_id))
         go_timeout = timedelta(hours=settings.intake.go_timeout_hours)
-        for candidate in scan_inbox(settings.inbox, now=clock.now(), go_timeout=go_timeout):
+        # File ages are physical time, whatever processing date the clock is fixed to.
+        for candidate in scan_inbox(settings.inbox, now=datetime.now(), go_timeout=go_timeout):
             if progress:
                 progress(candidate.answer_name)
             outcome = receive(settings, engine, clock, candidate, run_id)
@@ -432,7 +433,8 @@ def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes
         queries.insert_anomalies(conn, set_id, None, findings or [
             Finding(code=f"ACRF-{code}", message=reason) for code in codes])
         _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
-            file_name=row.answer_name, ticket=row.ticket, accepted=False, error_codes=codes, now=now))
+            file_name=row.answer_name, ticket=row.ticket, accepted=False, error_codes=codes, now=now,
+            original_ticket=duplicate_of))
         queries.audit(conn, state, now=now, set_id=set_id, ticket=row.ticket, detail=" ".join(codes))
     log.info("set %s %s refused: %s (%s)", row.ticket, row.answer_name, " ".join(f"ACRF-{c}" for c in codes), reason)
     return SetOutcome(row.ticket, "rejected")

@@ -190,3 +190,50 @@ def test_crash_before_delivery_delivers_once_on_next_run(workspace: Workspace,
     assert workspace.cli("run").exit_code == 0
     assert len(workspace.answers()) == 4
     assert _rows(workspace, "select count(*) from outbound_messages where state = 'written'") == [(2,)]
+
+
+def test_duplicate_content_acrf_names_the_original_ticket_and_is_exact(workspace: Workspace, official: Path) -> None:
+    content = make_dmfa(workers=2, quarter="20253")
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY, seq=1)
+    assert workspace.cli("run").exit_code == 0
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY, seq=2)
+    assert workspace.cli("run").exit_code == 0
+    path = workspace.out() / "FO.ACRF.999999.20261128.00003.T"
+    assert path.read_text(encoding="utf-8") == """<?xml version='1.0' encoding='UTF-8'?>
+<ACRF>
+  <Form>
+    <Identification>ACRF001</Identification>
+    <FormCreationDate>2026-11-28</FormCreationDate>
+    <FormCreationHour>12:00:00.000</FormCreationHour>
+    <AttestationStatus>0</AttestationStatus>
+    <TypeForm>FA</TypeForm>
+    <FileReference>
+      <FileName>GO.DMFA.006400.20261120.00002.T.1</FileName>
+      <ReferenceOrigin>2</ReferenceOrigin>
+      <ReferenceNbr>CB2026112800000003</ReferenceNbr>
+    </FileReference>
+    <ReceptionResult>
+      <ResultCode>0</ResultCode>
+      <ErrorID>ACRF-133</ErrorID>
+      <!-- duplicate of the set received under ticket CB2026112800000001 -->
+    </ReceptionResult>
+  </Form>
+</ACRF>
+"""
+    assert _schema(official, "ACRF_20231.xsd").validate(etree.parse(str(path)))
+    assert _rows(workspace, "select ticket, state, duplicate_of from file_sets order by id") == [
+        ("CB2026112800000001", "accepted", None), ("CB2026112800000003", "rejected", "CB2026112800000001")]
+
+
+def test_files_left_without_go_get_acrf_130_after_the_timeout(workspace: Workspace) -> None:
+    import os
+
+    paths = drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253"), day=NAME_DAY, go=False)
+    assert workspace.cli("run").exit_code == 0
+    assert workspace.answers() == []
+    old = paths[0].stat().st_mtime - 25 * 3600
+    os.utime(paths[0], (old, old))
+    assert workspace.cli("run").exit_code == 0
+    acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
+    assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-130"]
+    assert acrf.findtext("Form/FileReference/FileName") == "FI.DMFA.006400.20261120.00001.T.1.1"
