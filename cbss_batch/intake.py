@@ -19,7 +19,7 @@ from cbss_batch.names import FileName, SetKey, parse_name, strip_xml_suffix
 log = logging.getLogger(__name__)
 
 FOLDERS = ("IN", "INTEST")
-_MAILBOX = re.compile(r"\d{6}")
+_MAILBOX = re.compile(r"[0-9]{6}")
 
 
 @dataclass(frozen=True, slots=True)

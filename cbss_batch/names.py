@@ -21,7 +21,7 @@ ENVIRONMENTS = ("R", "T", "S")
 
 _STRUCTURE_CODE = {"GO": "107", "TD": "107", "FI": "131", "FS": "132", "FO": "131", "CO": "131"}
 _TYPE = re.compile(r"[A-Z]{4}")
-_SENDER = re.compile(r"\d{6}")
+_SENDER = re.compile(r"[0-9]{6}")  # ASCII digits only: \d would accept any Unicode digit
 _XML_SUFFIX = ".xml"
 
 
@@ -36,7 +36,7 @@ class SetKey:
     environment: str
 
     def __str__(self) -> str:
-        return f"{self.file_type}.{self.sender}.{self.day:%Y%m%d}.{self.sequence:05d}.{self.environment}"
+        return f"{self.file_type}.{self.sender}.{_yyyymmdd(self.day)}.{self.sequence:05d}.{self.environment}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,11 @@ class FileName:
         if self.part is not None:
             text += f".{self.part}"
         return text
+
+
+def _yyyymmdd(day: date) -> str:
+    """Eight positions whatever the year (``%Y`` drops leading zeros on some platforms)."""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def strip_xml_suffix(text: str) -> tuple[str, bool]:
@@ -121,7 +126,7 @@ def _parse_day(text: str, value: str) -> date:
     if len(value) != 8:
         raise FileNameError(text, f"date must have 8 positions (YYYYMMDD), found {value!r}", "109")
     try:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise ValueError(value)
         return date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings as hypothesis_settings
 
 from cbss_batch.cli import cli
+
+# Shared machines vary in speed: no per-example deadline, a fixed number of examples.
+hypothesis_settings.register_profile("cbss", deadline=None, max_examples=100)
+hypothesis_settings.load_profile("cbss")
 
 PROJECT = Path(__file__).resolve().parents[1]
 OFFICIAL = PROJECT.parent / "shared" / "official"
