@@ -101,7 +101,12 @@ def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progre
         for candidate in scan_inbox(settings.inbox, now=datetime.now(), go_timeout=go_timeout):
             if progress:
                 progress(candidate.answer_name)
-            outcome = receive(settings, engine, clock, candidate, run_id)
+            try:
+                outcome = receive(settings, engine, clock, candidate, run_id)
+            except FileNotFoundError as exc:
+                log.warning("%s changed while being read (%s); it is taken on the next run", candidate.answer_name,
+                            exc.filename)
+                continue
             if outcome is None:
                 continue
             if isinstance(outcome, int):

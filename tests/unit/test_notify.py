@@ -99,6 +99,16 @@ def test_negative_acrf_lists_each_error_id_once_in_first_seen_order() -> None:
     assert [e.text for e in root.iterfind("Form/ReceptionResult/ErrorID")] == ["ACRF-102", "ACRF-093", "ACRF-172"]
 
 
+def test_duplicate_acrf_names_the_original_ticket_and_stays_valid(schemas: dict[str, etree.XMLSchema]) -> None:
+    data = acrf_bytes(file_name=GO_NAME, ticket="T2", accepted=False, error_codes=("133",), now=NOW,
+                      original_ticket="340000JEDT00A")
+    tree = parse(data)
+    assert_valid(schemas, "acrf", tree)
+    result = tree.getroot().find("Form/ReceptionResult")
+    assert [e.text for e in result.iterfind("ErrorID")] == ["ACRF-133"]
+    assert "340000JEDT00A" in "".join(c.text for c in result.iter(etree.Comment))
+
+
 def test_acrf_header_and_file_reference_follow_the_protocol() -> None:
     data = acrf_bytes(file_name=GO_NAME, ticket="340000JEDT00A", accepted=True, error_codes=(), now=NOW)
     assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
