@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         outbox=base / reader.text(paths, "paths", "outbox", "outbox"),
         archive=base / reader.text(paths, "paths", "archive", "var/archive"),
         work=base / reader.text(paths, "paths", "work", "var/work"),
-        xsd=base / paths["xsd"] if "xsd" in paths else BUNDLED_XSD,
+        xsd=base / reader.text(paths, "paths", "xsd", "") if "xsd" in paths else BUNDLED_XSD,
         database_url=_absolute_sqlite(db_url, base),
         today=reader.day(runtime, "runtime", "today"),
         batch_rows=reader.integer(runtime, "runtime", "batch_rows", 5000, minimum=1),
@@ -103,9 +103,10 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
 def _absolute_sqlite(url: str, base: Path) -> str:
     """Resolve a relative SQLite path against the workspace so every command sees the same file."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(base / url[len(prefix):])
+    scheme, sep, rest = url.partition(":///")
+    if sep and (scheme == "sqlite" or scheme.startswith("sqlite+")) and rest and not rest.startswith("/") \
+            and ":memory:" not in rest:
+        return f"{scheme}:///{base / rest}"
     return url
 
 
@@ -133,7 +134,7 @@ class _Reader:
 
     def digits(self, table: dict[str, Any], section: str, key: str, default: str, width: int) -> str:
         value = table.get(key, default)
-        if not isinstance(value, str) or len(value) != width or not value.isdigit():
+        if not isinstance(value, str) or len(value) != width or not (value.isascii() and value.isdigit()):
             raise self._fail(section, key, f'a string of {width} digits (e.g. "{default}")', value)
         return value
 
@@ -156,6 +157,8 @@ class _Reader:
         value = table.get(key)
         if value is None or value == "":
             return None
+        if isinstance(value, datetime):
+            raise self._fail(section, key, "a date YYYY-MM-DD without a time", value)
         if isinstance(value, date):
             return value
         try:

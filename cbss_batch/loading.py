@@ -38,14 +38,31 @@ def schema(path: Path) -> etree.XMLSchema:
     return load_schema(path)
 
 
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
 @lru_cache(maxsize=4)
-def known_elements(xsd_dir: Path) -> frozenset[str]:
-    """Every element name our input schemas declare (to tell an unknown element from a misplaced one)."""
-    names: set[str] = set()
+def known_elements(xsd_dir: Path) -> dict[str, str]:
+    """Every element our schemas declare, with its base type (``integer``, ``string``…; "" for blocks).
+
+    The diagnosis uses it to tell an unknown element (092) from a misplaced one, and a non-numeric
+    value of a numeric zone (002) from another invalid value.
+    """
+    found: dict[str, str] = {}
     for path in sorted(xsd_dir.glob("*.xsd")):
-        tree = etree.parse(str(path), hardened_parser())
-        names.update(e.get("name") for e in tree.iter("{http://www.w3.org/2001/XMLSchema}element") if e.get("name"))
-    return frozenset(names)
+        root = etree.parse(str(path), hardened_parser()).getroot()
+        named = {t.get("name"): t for t in root.iter(f"{_XS}simpleType") if t.get("name")}
+        for element in root.iter(f"{_XS}element"):
+            name = element.get("name")
+            if not name:
+                continue
+            simple = named.get(element.get("type") or "")
+            if simple is None:
+                simple = element.find(f"{_XS}simpleType")
+            restriction = simple.find(f"{_XS}restriction") if simple is not None else None
+            base = (restriction.get("base") or "") if restriction is not None else (element.get("type") or "")
+            found.setdefault(name, base.split(":")[-1] if base.startswith("xs:") else "")
+    return found
 
 
 class HasFindings(Protocol):

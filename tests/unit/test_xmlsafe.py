@@ -329,7 +329,7 @@ def test_diagnose_reports_an_unexpanded_entity_as_a_problem_instead_of_raising()
 )
 def test_schema_problem_translates_libxml2_error_types(type_name: str, message: str, code: str) -> None:
     entry = SimpleNamespace(type_name=type_name, message=message, line=12, column=0)
-    problem = schema_problem(entry, frozenset({"Form", "Quarter", "A"}))
+    problem = schema_problem(entry, {"Form": "", "Quarter": "integer", "A": "string"})
     assert problem.code == code
     assert (problem.line, problem.column) == (12, None)
     assert problem.element == message.split("'")[1]
