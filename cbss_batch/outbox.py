@@ -14,7 +14,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from cbss_batch.errors import BatchError
 from cbss_batch.names import FileName
+
+
+class OutboxConflict(BatchError):
+    """An answer's name is taken in the outbox by a different file."""
 
 
 def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) -> Path:
@@ -29,7 +34,9 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) ->
         target = folder / str(name)
         if not target.exists() or _sha256(target) != _sha256(body):
             if target.exists():
-                raise FileExistsError(f"{target} exists with other content; outbox files are never rewritten")
+                raise OutboxConflict(f"{target} already exists with other content and outbox files are never "
+                                     "rewritten: the outbox and the database disagree (was the database reset?); "
+                                     "move the old file away and run again")
             _copy_atomic(body, target)
     marker = folder / str(name.with_prefix("GO"))
     if not marker.exists():

@@ -11,6 +11,7 @@ A set left in state ``received`` by a crash is processed again from the archive 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import time
@@ -86,8 +87,34 @@ class SetOutcome:
 Progress = Callable[[str], None]
 
 
+class RunInProgress(BatchError):
+    """Another run holds the workspace."""
+
+
+@contextmanager
+def _run_lock(settings: Settings) -> Iterator[None]:
+    """One run per workspace at a time: two would race for the same inbox files."""
+    settings.work.mkdir(parents=True, exist_ok=True)
+    path = settings.work / "run.lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInProgress(f"another cbss-batch run is working on this workspace (lock {path}); "
+                                "wait for it to finish") from None
+        yield
+    finally:
+        handle.close()
+
+
 def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None = None) -> RunSummary:
     """Process every ready set of the inbox and deliver every pending answer."""
+    with _run_lock(settings):
+        return _run_cycle(settings, engine, clock, progress)
+
+
+def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
     with engine.begin() as conn:

@@ -237,3 +237,44 @@ def test_files_left_without_go_get_acrf_130_after_the_timeout(workspace: Workspa
     acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
     assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-130"]
     assert acrf.findtext("Form/FileReference/FileName") == "FI.DMFA.006400.20261120.00001.T.1.1"
+
+
+def test_large_answers_travel_as_zip(workspace: Workspace) -> None:
+    import zipfile
+
+    from tests.conftest import write_config
+
+    write_config(workspace.root, "[outbox]\ncompress_above_bytes = 1000\n")
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=3, quarter="20253", faults=["bad_insz"]), day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    assert workspace.answers() == [
+        "CO.NOTI.999999.20261128.00002.T", "FO.ACRF.999999.20261128.00001.T",
+        "GO.ACRF.999999.20261128.00001.T", "GO.NOTI.999999.20261128.00002.T"]
+    with zipfile.ZipFile(workspace.out() / "CO.NOTI.999999.20261128.00002.T") as archive:
+        assert archive.namelist() == ["FO.NOTI.999999.20261128.00002.T"]
+        noti = etree.fromstring(archive.read("FO.NOTI.999999.20261128.00002.T"))
+    assert noti.findtext("Form/HandlingResult/AnomalyReport/ErrorID") == "00024-004"
+
+
+def test_a_second_run_at_the_same_time_is_refused(workspace: Workspace) -> None:
+    import fcntl
+
+    lock = workspace.root / "var" / "work" / "run.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    import subprocess
+    import sys
+
+    with lock.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = subprocess.run([sys.executable, "-m", "cbss_batch", "--db", workspace.db_url, "run"],
+                                cwd=workspace.root, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: another cbss-batch run is working on this workspace")
+
+
+def test_logs_never_show_a_full_national_number() -> None:
+    from cbss_batch.logging_setup import MaskInsz
+
+    record = __import__("logging").LogRecord("x", 20, "f", 1, "person %s refused", ("85073003328",), None)
+    assert MaskInsz().filter(record)
+    assert record.getMessage() == "person 850730-***-** refused"
