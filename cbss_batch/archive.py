@@ -11,6 +11,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from cbss_batch.durable import fsync_dir
+
 _CHUNK = 1 << 20
 
 
@@ -36,16 +38,8 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
             temp.unlink()
         else:
             os.replace(temp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return sha, size, target
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -14,6 +14,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from cbss_batch.durable import fsync_dir, sha256_of
 from cbss_batch.errors import BatchError
 from cbss_batch.names import FileName
 
@@ -32,7 +33,7 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) ->
             _write_zip(body, str(name), target)
     else:
         target = folder / str(name)
-        if not target.exists() or _sha256(target) != _sha256(body):
+        if not target.exists() or sha256_of(target) != sha256_of(body):
             if target.exists():
                 raise OutboxConflict(f"{target} already exists with other content and outbox files are never "
                                      "rewritten: the outbox and the database disagree (was the database reset?); "
@@ -53,7 +54,7 @@ def _copy_atomic(source: Path | None, target: Path) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _write_zip(source: Path, inner_name: str, target: Path) -> None:
@@ -63,7 +64,7 @@ def _write_zip(source: Path, inner_name: str, target: Path) -> None:
     with temp.open("rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def write_body(path: Path, data: bytes) -> tuple[str, int]:
@@ -82,20 +83,4 @@ def seal_body(path: Path) -> tuple[str, int]:
     """Fsync a body written by a streaming writer; returns (sha256, size)."""
     with path.open("rb+") as handle:
         os.fsync(handle.fileno())
-    return _sha256(path), path.stat().st_size
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return sha256_of(path), path.stat().st_size

@@ -12,7 +12,6 @@ A set left in state ``received`` by a crash is processed again from the archive 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from sqlalchemy import Connection, Engine
 from cbss_batch import loading, notify, outbox
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
+from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
@@ -183,18 +183,10 @@ def _clear_leftovers(settings: Settings, engine: Engine) -> None:
         folder = settings.inbox / row.mailbox / row.folder
         for f in files:
             path = folder / f.name
-            if path.is_file() and _sha256_of(path) == f.sha256:
+            if path.is_file() and sha256_of(path) == f.sha256:
                 path.unlink()
         with engine.begin() as conn:
             queries.mark_inbox_cleared(conn, row.id)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candidate,
@@ -288,7 +280,7 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
                    key=lambda pair: pair[0])
     paths = [Path(f.archive_path) for _, f in parts]
     size = sum(f.size for _, f in parts)
-    sha = _content_hash(paths)
+    sha = sha256_of(paths)
     with engine.connect() as conn:
         name_twin = queries.earlier_set_with_name(conn, set_id, row.name_key)
         content_twin = queries.accepted_set_with_content(conn, set_id, sha)
@@ -349,15 +341,6 @@ def _set_level_codes(settings: Settings, clock: Clock, row: Any, go: FileName, f
     if any(f.size > settings.intake.max_part_bytes for f in fi_files):
         codes.append("093")
     return list(dict.fromkeys(codes))
-
-
-def _content_hash(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

@@ -6,7 +6,7 @@ hundredths. Text becomes numbers and dates in ``parse`` only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
@@ -184,17 +184,3 @@ class DeclarationTotals:
     def net_owed(self) -> int:
         """CALCULATIONS.md §1.6: contributions + students + unrelated − deductions, floored at 0."""
         return max(0, self.contributions + self.student_contributions + self.unrelated - self.deductions)
-
-
-@dataclass(slots=True, kw_only=True)
-class DeclarationOutcome:
-    """What processing one declaration produced: its ticket, findings and whether it is accepted."""
-
-    header: DmfaHeader
-    ticket: str
-    findings: list[Finding] = field(default_factory=list)
-    totals: DeclarationTotals = field(default_factory=DeclarationTotals)
-
-    @property
-    def is_accepted(self) -> bool:
-        return not any(f.is_blocking for f in self.findings)
