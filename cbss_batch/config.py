@@ -51,6 +51,7 @@ class Settings:
     outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
     batch_rows: int = 5000
     parallel_validation: bool = True  # schema check in a child process while the parent stages the rows
+    parallel_validation_min_bytes: int = 1_000_000  # smaller sets are checked in the stream (no second process)
 
     def today_or(self, clock_today: date) -> date:
         """The processing date: the configured one, else the clock's."""
@@ -87,6 +88,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         today=reader.day(runtime, "runtime", "today"),
         batch_rows=reader.integer(runtime, "runtime", "batch_rows", 5000, minimum=1),
         parallel_validation=reader.boolean(runtime, "runtime", "parallel_validation", True),
+        parallel_validation_min_bytes=reader.integer(runtime, "runtime", "parallel_validation_min_bytes", 1_000_000,
+                                                     minimum=0),
         intake=IntakeSettings(
             max_part_bytes=reader.integer(intake, "intake", "max_part_bytes", 50_000_000, minimum=1),
             max_parts=reader.integer(intake, "intake", "max_parts", 9, minimum=1, maximum=9),

@@ -77,18 +77,33 @@ def acrf_bytes(*, file_name: str, ticket: str, accepted: bool, error_codes: Iter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DimonaImpact:
+    """The Dimona period a handled Dimona declaration created or changed (NOTI ``DimonaImpactReport``)."""
+
+    period_id: str
+    worker_type: str | None
+    joint_committee: str | None
+    starting_date: date | None
+    starting_hour: str | None
+    ending_date: date | None
+    ending_hour: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotiForm:
     """One handled declaration as the NOTI reports it."""
 
     identification: str
     created_on: date
     created_at: str
-    noss_number: str
-    company_id: str
+    noss_number: str | None
+    company_id: str | None
     quarter: str | None
     ticket: str
     accepted: bool
     findings: tuple[Finding, ...]
+    insz: str | None = None
+    dimona: DimonaImpact | None = None
 
 
 def write_noti(path: Path, *, file_name: str, set_ticket: str, forms: Iterable[NotiForm], now: datetime) -> None:
@@ -108,9 +123,12 @@ def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime
     for tag, text in (("Identification", form.identification[:7]), ("FormCreationDate", f"{form.created_on:%Y-%m-%d}"),
                       ("FormCreationHour", form.created_at), ("AttestationStatus", "0"), ("TypeForm", "SU")):
         etree.SubElement(handled, tag).text = text
-    employer = etree.SubElement(element, "EmployerId")
-    etree.SubElement(employer, "NOSSRegistrationNbr").text = form.noss_number
-    etree.SubElement(employer, "CompanyID").text = form.company_id
+    if form.noss_number or form.company_id:
+        employer = etree.SubElement(element, "EmployerId")
+        etree.SubElement(employer, "NOSSRegistrationNbr").text = form.noss_number or "0"
+        etree.SubElement(employer, "CompanyID").text = form.company_id or "0"
+    if form.insz:
+        etree.SubElement(etree.SubElement(element, "NaturalPerson"), "INSS").text = form.insz
     if form.quarter:
         etree.SubElement(etree.SubElement(element, "ConcernedQuarter"), "Quarter").text = form.quarter
     reference = etree.SubElement(element, "HandledReference")
@@ -121,7 +139,29 @@ def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime
     etree.SubElement(result, "ResultCode").text = "1" if form.accepted else "0"
     for finding in form.findings:
         result.append(anomaly_report(finding))
+    if form.dimona is not None:
+        result.append(_dimona_impact(form.dimona))
     return element
+
+
+def _dimona_impact(impact: DimonaImpact) -> etree._Element:
+    """``ImpactReport/DimonaImpactReport``: the period id and the period as it now stands."""
+    report = etree.Element("ImpactReport")
+    dimona = etree.SubElement(report, "DimonaImpactReport")
+    etree.SubElement(dimona, "DimonaPeriodId").text = impact.period_id
+    etree.SubElement(dimona, "IsLocked").text = "0"
+    if impact.joint_committee or impact.worker_type:
+        features = etree.SubElement(dimona, "DimonaFeatures")
+        if impact.joint_committee:
+            etree.SubElement(features, "JointCommissionNbr").text = impact.joint_committee
+        if impact.worker_type:
+            etree.SubElement(features, "WorkerType").text = impact.worker_type
+    after = etree.SubElement(dimona, "DimonaPeriodAfter")
+    for tag, value in (("StartingDate", impact.starting_date), ("StartingHour", impact.starting_hour),
+                       ("EndingDate", impact.ending_date), ("EndingHour", impact.ending_hour)):
+        if value is not None:
+            etree.SubElement(after, tag).text = value.isoformat() if isinstance(value, date) else value
+    return report
 
 
 def anomaly_report(finding: Finding) -> etree._Element:

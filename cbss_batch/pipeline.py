@@ -23,14 +23,15 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine
 
-from cbss_batch import loading, notify, outbox
+from cbss_batch import loading, notify, outbox, personnel
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
-from cbss_batch.parse.dmfa import ROOT, STREAMED_BLOCKS, InvalidDocument
+from cbss_batch.parse import dimona, dmfa
+from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.store import queries
 from cbss_batch.xmlcheck import ParallelCheck
@@ -39,7 +40,34 @@ from cbss_batch.xmlsafe import ChainedReader, diagnose, screen_prolog
 log = logging.getLogger(__name__)
 
 ROOT_TYPES = {"DmfAOriginal": "DMFA", "DmfAUpdate": "DMWA", "Dimona": "DIMN", "DmfAConsultationRequest": "DMRQ"}
-SUPPORTED_TYPES = {"DMFA"}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKind:
+    """How one file type is validated and staged."""
+
+    schema: str  # file name in xsd/
+    root: str
+    blocks: tuple[str, ...]  # repeating elements the validator clears as it streams
+    load: Callable[..., Any]  # (conn, source, *, set_id, schema_path, settings, clock) -> loaded set
+
+
+def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
+                    settings: Settings, clock: Clock) -> Any:
+    return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
+                             batch_rows=settings.batch_rows)
+
+
+def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
+                      settings: Settings, clock: Clock) -> Any:
+    return personnel.load_dimona(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
+                                 now=clock.now())
+
+
+KINDS = {
+    "DMFA": MessageKind(loading.DMFA_SCHEMA, dmfa.ROOT, dmfa.STREAMED_BLOCKS, _load_dmfa_rows),
+    "DIMN": MessageKind(personnel.DIMONA_SCHEMA, dimona.ROOT, dimona.STREAMED_BLOCKS, _load_dimona_rows),
+}
 _DRS_PREFIXES = {"WECH": "WECH", "ZIMA": "ZIMA", "AOAT": "AOAT", "TWCT": "TWCT", "VBLV": "VBLV"}
 
 
@@ -298,9 +326,10 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
     if declared_type != go.file_type:
         raise RejectedFile(row.answer_name, f"the name says {go.file_type} but the document is a "
                                             f"{prolog.root} ({declared_type or 'unknown type'})", ("158",))
-    if go.file_type not in SUPPORTED_TYPES:
+    kind = KINDS.get(go.file_type)
+    if kind is None:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
-    return _load_dmfa(settings, engine, clock, row, paths, (sha, size))
+    return _load_set(settings, engine, clock, row, paths, (sha, size), kind)
 
 
 def _type_of_root(root: str) -> str | None:
@@ -352,17 +381,17 @@ def _reader(paths: list[Path]) -> Iterator[IO[bytes]]:
         reader.close()
 
 
-def _load_dmfa(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
-               content: tuple[str, int]) -> SetOutcome:
-    schema_path = settings.xsd / loading.DMFA_SCHEMA
+def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
+              content: tuple[str, int], kind: MessageKind) -> SetOutcome:
+    schema_path = settings.xsd / kind.schema
     now = clock.now()
-    check = (ParallelCheck.start(schema_path, paths, ROOT, STREAMED_BLOCKS)
-             if settings.parallel_validation else None)
+    check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
+             if settings.parallel_validation and content[1] >= settings.parallel_validation_min_bytes else None)
     try:
         with engine.begin() as conn, _reader(paths) as source:
             try:
-                loaded = loading.load_dmfa(conn, source, set_id=row.id, schema_path=None if check else schema_path,
-                                           today=clock.today(), batch_rows=settings.batch_rows)
+                loaded = kind.load(conn, source, set_id=row.id, schema_path=None if check else schema_path,
+                                   settings=settings, clock=clock)
             except (ValueError, LookupError, TypeError, AttributeError) as exc:
                 # Without the schema in the stream, a structurally wrong document can trip the reader.
                 raise InvalidDocument(f"unreadable document: {exc.__class__.__name__}: {exc}") from exc
@@ -376,7 +405,7 @@ def _load_dmfa(settings: Settings, engine: Engine, clock: Clock, row: Any, paths
             accepted = sum(1 for d in loaded.declarations if d.is_accepted)
             refused = len(loaded.declarations) - accepted
             for outcome in loaded.declarations:
-                queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings)
+                queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings, ticket=outcome.ticket)
             queries.finish_set(conn, row.id, state="accepted", result_code=1, error_codes=(), reason=None,
                                now=now, content_sha256=content[0], content_bytes=content[1])
             _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
@@ -412,8 +441,7 @@ def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, 
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=clock.now())
 
 
-def _queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: loading.LoadedSet,
-                now: datetime) -> None:
+def _queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: Any, now: datetime) -> None:
     name, path = _answer_slot(settings, conn, clock, row, "NOTI")
     path.parent.mkdir(parents=True, exist_ok=True)
     notify.write_noti(path, file_name=row.answer_name, set_ticket=row.ticket,

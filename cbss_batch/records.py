@@ -184,3 +184,49 @@ class DeclarationTotals:
     def net_owed(self) -> int:
         """CALCULATIONS.md §1.6: contributions + students + unrelated − deductions, floored at 0."""
         return max(0, self.contributions + self.student_contributions + self.unrelated - self.deductions)
+
+
+# --- Dimona ---------------------------------------------------------------------------------------
+
+DIMONA_ACTIONS = ("IN", "OUT", "UPDATE", "CANCEL", "DAILY")  # DAILY: daily registration in an EXT period
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DimonaDeclaration:
+    """One Dimona ``Form``: an IN, OUT, UPDATE or CANCEL of an employment period, as declared."""
+
+    form_index: int  # 1-based position of the Form in the file
+    identification: str  # "DIMONA"
+    created_on: date
+    created_at: str
+    sender_reference: str | None
+    action: str  # IN | OUT | UPDATE | CANCEL | DAILY, "" when the form declares nothing
+    period_id: str | None  # DimonaPeriodId (OUT, UPDATE, CANCEL, DAILY)
+    noss_number: str | None  # EmployerId/NOSSRegistrationNbr
+    company_id: str | None  # EmployerId/CompanyID
+    insz: str | None  # NaturalPerson/INSS (IN) or INSS (OUT/UPDATE/CANCEL)
+    worker_type: str | None  # DimonaFeatures/WorkerType (IN)
+    joint_committee: str | None  # DimonaFeatures/JointCommissionNbr (IN)
+    starting_date: date | None
+    starting_hour: str | None  # HHMM
+    ending_date: date | None
+    ending_hour: str | None
+    planned_hours: int | None  # PlannedHoursNbr
+    planned_days: int | None  # PlannedDaysNbr
+    line: int  # line of the Form element
+    action_line: int  # line of the DimonaIn/Out/Update/Cancel element
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmploymentPeriod:
+    """A period of the personnel file as it stands before the declaration being checked."""
+
+    period_id: str
+    noss_number: str | None
+    company_id: str | None
+    insz: str
+    worker_type: str
+    joint_committee: str | None
+    starting_date: date
+    ending_date: date | None
+    is_cancelled: bool = False

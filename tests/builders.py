@@ -27,6 +27,7 @@ def drop_set(
     day: date | None = None,
     parts: int = 1,
     go: bool = True,
+    file_type: str = "DMFA",
 ) -> list[Path]:
     """Put ``content`` into ``inbox/<sender>/IN|INTEST`` as FI parts (+ GO last); paths in write order."""
     return write_set(
@@ -38,4 +39,5 @@ def drop_set(
         parts=parts,
         content=content,
         go=go,
+        file_type=file_type,
     )

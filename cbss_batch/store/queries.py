@@ -137,9 +137,10 @@ def uncleared_sets(conn: Connection) -> list[Any]:
 
 
 def insert_anomalies(conn: Connection, set_id: int, declaration_id: int | None, findings: Iterable[Finding],
-                     first_id: int | None = None) -> None:
-    """Store findings of a set or a declaration."""
-    rows = [dict(set_id=set_id, declaration_id=declaration_id, code=f.code, anomaly_class=f.anomaly_class,
+                     ticket: str | None = None) -> None:
+    """Store findings of a set, or of a declaration (its ticket, and its DmfA declaration id if any)."""
+    rows = [dict(set_id=set_id, declaration_id=declaration_id, ticket=ticket, code=f.code,
+                 anomaly_class=f.anomaly_class,
                  message=f.message, tag=f.tag, value=f.value, line=f.line, column=f.column,
                  path=json.dumps(list(f.path)) if f.path else None) for f in findings]
     if rows:

@@ -260,3 +260,73 @@ STAGING_TABLES = (natural_persons, worker_records, occupations, services, remune
                   deductions)
 # Rows of these tables are referenced by nobody: the database numbers them, the writer leaves ``id`` out.
 LEAF_TABLES = (services, remunerations, contributions, deductions)
+
+# --- Dimona and the personnel file ---------------------------------------------------------------
+
+dimona_declarations = Table(
+    "dimona_declarations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("form_index", Integer, nullable=False),
+    Column("action", String(8), nullable=False),  # IN | OUT | UPDATE | CANCEL | DAILY
+    Column("period_id", String, index=True),  # the period declared, or created for an accepted IN
+    Column("noss_number", String),
+    Column("company_id", String),
+    Column("insz", String, index=True),
+    Column("worker_type", String),
+    Column("joint_committee", String),
+    Column("starting_date", Date),
+    Column("starting_hour", String),
+    Column("ending_date", Date),
+    Column("ending_hour", String),
+    Column("planned_hours", Integer),
+    Column("planned_days", Integer),
+    Column("sender_reference", String),
+    Column("accepted", Boolean, nullable=False),
+    Column("result_code", Integer, nullable=False),
+    Column("line", Integer),
+)
+
+# The personnel file: one row per Dimona period as it stands now ...
+employment_periods = Table(
+    "employment_periods", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period_id", String(12), nullable=False, unique=True),
+    Column("noss_number", String, index=True),
+    Column("company_id", String),
+    Column("insz", String(11), nullable=False, index=True),
+    Column("worker_type", String, nullable=False),
+    Column("joint_committee", String),
+    Column("starting_date", Date, nullable=False),
+    Column("starting_hour", String),
+    Column("ending_date", Date),
+    Column("ending_hour", String),
+    Column("planned_hours", Integer),
+    Column("is_cancelled", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("declaration_id", Integer, nullable=False),  # the accepted declaration that made this version
+)
+
+# ... and every version it went through (full history).
+employment_period_versions = Table(
+    "employment_period_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period_id", String(12), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("declaration_id", Integer, nullable=False),
+    Column("worker_type", String, nullable=False),
+    Column("joint_committee", String),
+    Column("starting_date", Date, nullable=False),
+    Column("starting_hour", String),
+    Column("ending_date", Date),
+    Column("ending_hour", String),
+    Column("planned_hours", Integer),
+    Column("is_cancelled", Boolean, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    UniqueConstraint("period_id", "version"),
+)
+
+# Anomalies name the declaration they concern by its ticket, whatever the message type.
+anomalies.append_column(Column("ticket", String(20), index=True))

@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cbss_batch.cli import cli
+from cbss_batch.store.session import SCHEMA_HEAD
 from tests.builders import drop_set, make_dmfa
 from tests.conftest import PROJECT, TODAY, Workspace, write_config
 
@@ -27,7 +28,7 @@ def test_init_is_safe_to_repeat(workspace: Workspace) -> None:
     first = _run_json(workspace, "init")
     second = _run_json(workspace, "init")
     assert first == second
-    assert isinstance(first, dict) and first["schema"] == "20261128_01"
+    assert isinstance(first, dict) and first["schema"] == SCHEMA_HEAD
     assert (workspace.root / "var" / "archive").is_dir()
 
 
@@ -151,8 +152,8 @@ def test_usage_error_exits_2(workspace: Workspace) -> None:
 
 
 def test_db_current_and_upgrade(workspace: Workspace) -> None:
-    assert _run_json(workspace, "db", "current") == {"current": "20261128_01", "head": "20261128_01"}
-    assert _run_json(workspace, "db", "upgrade") == {"schema": "20261128_01"}
+    assert _run_json(workspace, "db", "current") == {"current": SCHEMA_HEAD, "head": SCHEMA_HEAD}
+    assert _run_json(workspace, "db", "upgrade") == {"schema": SCHEMA_HEAD}
 
 
 def test_sample_mailbox_runs_as_shipped(tmp_path: Path) -> None:

@@ -148,7 +148,8 @@ CASES = [
 @pytest.mark.parametrize("parallel", [True, False], ids=["parallel-check", "in-stream-check"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_input_gets_negative_acrf_and_loses_nothing(case: Case, parallel: bool, workspace: Workspace) -> None:
-    write_config(workspace.root, f"parallel_validation = {str(parallel).lower()}\n{case.config}")
+    mode = f"parallel_validation = {str(parallel).lower()}\nparallel_validation_min_bytes = 0\n"
+    write_config(workspace.root, mode + case.config)
     case.drop(workspace)
     # A valid production set from another sender travels alongside and must be unaffected.
     drop_set(workspace.inbox, "007700", VALID, env="R", day=TODAY.replace(day=20))

@@ -93,7 +93,7 @@ def test_a_set_runs_end_to_end_on_each_backend(db_url: str, tmp_path) -> None:  
 @pytest.mark.parametrize("parallel", [True, False], ids=["parallel-check", "in-stream-check"])
 def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "ws"
-    write_config(root, f"parallel_validation = {str(parallel).lower()}\n")
+    write_config(root, f"parallel_validation = {str(parallel).lower()}\nparallel_validation_min_bytes = 0\n")
     ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
     assert ws.cli("init").exit_code == 0
     drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253"), day=TODAY.replace(day=20))
