@@ -52,6 +52,7 @@ class Settings:
     batch_rows: int = 5000
     parallel_validation: bool = True  # schema check in a child process while the parent stages the rows
     parallel_validation_min_bytes: int = 1_000_000  # smaller sets are checked in the stream (no second process)
+    missing_employment_relation_class: str | None = "W"  # None: the cross-check is off
 
     def today_or(self, clock_today: date) -> date:
         """The processing date: the configured one, else the clock's."""
@@ -90,6 +91,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         parallel_validation=reader.boolean(runtime, "runtime", "parallel_validation", True),
         parallel_validation_min_bytes=reader.integer(runtime, "runtime", "parallel_validation_min_bytes", 1_000_000,
                                                      minimum=0),
+        missing_employment_relation_class=_anomaly_class(reader, reader.table("crosschecks"),
+                                                         "missing_employment_relation"),
         intake=IntakeSettings(
             max_part_bytes=reader.integer(intake, "intake", "max_part_bytes", 50_000_000, minimum=1),
             max_parts=reader.integer(intake, "intake", "max_parts", 9, minimum=1, maximum=9),
@@ -102,6 +105,16 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
             compress_above_bytes=reader.integer(outbox, "outbox", "compress_above_bytes", 50_000_000, minimum=1),
         ),
     )
+
+
+def _anomaly_class(reader: _Reader, table: dict[str, Any], key: str) -> str | None:
+    """An anomaly class (B, P, NP, D, W, I) or None for "off"."""
+    value = reader.text(table, "crosschecks", key, "W")
+    if value == "off":
+        return None
+    if value not in ("B", "P", "NP", "D", "W", "I"):
+        raise reader._fail("crosschecks", key, 'one of "B", "P", "NP", "D", "W", "I" or "off"', value)
+    return value
 
 
 def _absolute_sqlite(url: str, base: Path) -> str:

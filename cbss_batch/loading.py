@@ -24,7 +24,7 @@ from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, rea
 from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
-from cbss_batch.store.queries import new_ticket
+from cbss_batch.store.queries import employment_coverage, new_ticket
 from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, declarations
 from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
 
@@ -104,9 +104,12 @@ class LoadedSet:
 class _Declaration:
     """One declaration being staged: its row, ticket and the review of its rules."""
 
-    def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date) -> None:
+    def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
+                 relation_class: str | None) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
-        self.review = DeclarationReview(header, today)
+        covered = (employment_coverage(conn, header.noss_number, header.company_id, header.quarter.start,
+                                       header.quarter.end) if relation_class else None)
+        self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class)
         conn.execute(declarations.insert().values(
             id=declaration_id, set_id=set_id, ticket=self.outcome.ticket, form_index=header.form_index,
             message_type="DMFA", identification=header.identification, created_on=header.created_on,
@@ -117,7 +120,7 @@ class _Declaration:
 
 
 def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
-              batch_rows: int) -> LoadedSet:
+              batch_rows: int, relation_class: str | None = None) -> LoadedSet:
     """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
 
     With ``schema_path`` the stream is validated as it is read; without, the caller validates the
@@ -129,7 +132,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
     current: _Declaration | None = None
     for event in read_dmfa(source, schema(schema_path) if schema_path else None):
         if current is None or current.outcome.header is not event.header:
-            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today)
+            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
         elif isinstance(event, UnrelatedRead):

@@ -55,7 +55,8 @@ class MessageKind:
 def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
                     settings: Settings, clock: Clock) -> Any:
     return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
-                             batch_rows=settings.batch_rows)
+                             batch_rows=settings.batch_rows,
+                             relation_class=settings.missing_employment_relation_class)
 
 
 def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,

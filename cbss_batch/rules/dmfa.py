@@ -213,3 +213,30 @@ class DeclarationChecks:
     def finish(self, totals: DeclarationTotals) -> list[Finding]:
         """Findings on the whole declaration once its last person has been added."""
         return [finding for rule in DECLARATION_RULES for finding in rule(self.header, totals)]
+
+
+def check_employment_relation(
+    header: DmfaHeader, person: NaturalPerson, covered: frozenset[str] | None, anomaly_class: str
+) -> list[Finding]:
+    """90017-152 (glossary: "no valid employment relation found for the given period"): a worker of the
+    declaration has no live Dimona period with this employer overlapping the quarter.
+
+    ``covered`` is the set of INSZ with such a period; None when the personnel file knows nothing of
+    this employer (an employer that never used our Dimona cannot be judged). The class is configurable
+    (``crosschecks.missing_employment_relation``, W by default): the relation may have been declared
+    through another channel.
+    """
+    if covered is None or person.insz in covered:
+        return []
+    return [
+        Finding(
+            code="90017-152",
+            anomaly_class=anomaly_class,
+            message=f"no Dimona period of this employer covers quarter {header.quarter} for INSS "
+            f"{mask_insz(person.insz)}: declare the employment (Dimona IN) or check the INSZ",
+            tag="NaturalPerson",
+            value=mask_insz(person.insz),
+            line=person.line,
+            path=finding_path(header, person),
+        )
+    ]

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson
-from cbss_batch.rules.dmfa import DeclarationChecks, check_header, check_person
+from cbss_batch.rules.dmfa import DeclarationChecks, check_employment_relation, check_header, check_person
 
 
 class DeclarationReview:
     """Findings and totals of one declaration: header rules at once, person rules per person, totals at the end."""
 
-    def __init__(self, header: DmfaHeader, today: date) -> None:
+    def __init__(self, header: DmfaHeader, today: date, *, covered: frozenset[str] | None = None,
+                 relation_class: str | None = None) -> None:
+        """``covered``: INSZ with a Dimona period of this employer in the quarter (None: not checked)."""
         self.header = header
         self.findings: list[Finding] = list(check_header(header, today))
+        self._covered = covered if relation_class else None
+        self._relation_class = relation_class or "W"
         self._checks = DeclarationChecks(header)
         self.contributions = self.students = self.unrelated = self.deductions = 0
         self.persons = self.worker_records = 0
@@ -21,6 +25,8 @@ class DeclarationReview:
     def add_person(self, person: NaturalPerson) -> None:
         """Check a person and add its amounts to the declaration's totals."""
         self.findings.extend(check_person(self.header, person))
+        if self._covered is not None:
+            self.findings.extend(check_employment_relation(self.header, person, self._covered, self._relation_class))
         self.findings.extend(self._checks.add_person(person))
         self.persons += 1
         for record in person.worker_records:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from cbss_batch.records import Finding
 from cbss_batch.store.bulk import reserve_ids
@@ -16,6 +16,7 @@ from cbss_batch.store.tables import (
     anomalies,
     audit_events,
     declarations,
+    employment_periods,
     file_sets,
     outbound_messages,
     received_files,
@@ -28,6 +29,25 @@ def _new_id(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def employment_coverage(conn: Connection, noss_number: str, company_id: str, start: date,
+                        end: date) -> frozenset[str] | None:
+    """INSZ with a live Dimona period of this employer overlapping [start, end]; None for an unknown employer."""
+    employer = []
+    if noss_number.strip("0"):
+        employer.append(employment_periods.c.noss_number == noss_number)
+    if company_id.strip("0"):
+        employer.append(employment_periods.c.company_id == company_id)
+    if not employer:
+        return None
+    known = or_(*employer)
+    if conn.execute(select(employment_periods.c.id).where(known).limit(1)).first() is None:
+        return None
+    rows = conn.execute(select(employment_periods.c.insz).where(and_(
+        known, employment_periods.c.is_cancelled.is_(False), employment_periods.c.starting_date <= end,
+        or_(employment_periods.c.ending_date.is_(None), employment_periods.c.ending_date >= start))))
+    return frozenset(row.insz for row in rows)
 
 
 def new_ticket(conn: Connection, today: date) -> str:

@@ -103,3 +103,47 @@ def test_official_dimona_example_is_processed(workspace: Workspace, official: Pa
     noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T"))
     assert etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / "NOTIFICATION_20223.xsd"))).validate(noti)
     assert _rows(workspace, "select action from dimona_declarations") == [("IN",)]
+
+
+def test_dmfa_worker_without_a_dimona_period_gets_a_warning(workspace: Workspace) -> None:
+    from tests.builders import make_dmfa
+
+    noss = "175110801"
+    content = make_dmfa(workers=3, quarter="20253", noss=noss)
+    inszs = [e.text for e in etree.fromstring(content).iter("INSS")]
+    assert len(inszs) == 3
+    # Periods for the first two workers: one open since before the quarter, one ending inside it.
+    _send(workspace, [DimonaForm(action="IN", noss=noss, insz=inszs[0], starting_date=date(2024, 1, 1)),
+                      DimonaForm(action="IN", noss=noss, insz=inszs[1], starting_date=date(2025, 7, 1),
+                                 reference="REF-2")], 1)
+    out_of_quarter = _send(workspace, [DimonaForm(action="IN", noss=noss, insz=inszs[2],
+                                                  starting_date=date(2025, 10, 1))], 2)
+    assert out_of_quarter.findtext("Form/HandlingResult/ResultCode") == "1"
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY, seq=3)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(sorted(workspace.out().glob("FO.NOTI.*"))[-1])).getroot()
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1"  # a warning does not refuse
+    reports = noti.findall("Form/HandlingResult/AnomalyReport")
+    assert [(r.findtext("ErrorID"), r.findtext("AnomalyClass"), r.findtext("Path/INSS")) for r in reports] == [
+        ("90017-152", "W", inszs[2])]
+
+
+def test_the_relation_check_class_is_configurable_and_can_be_off(workspace: Workspace) -> None:
+    from tests.builders import make_dmfa
+    from tests.conftest import write_config
+
+    noss = "175110801"
+    _send(workspace, [DimonaForm(action="IN", noss=noss, starting_date=date(2024, 1, 1))], 1)
+    write_config(workspace.root, '[crosschecks]\nmissing_employment_relation = "B"\n')
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253", noss=noss), day=NAME_DAY, seq=2)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(sorted(workspace.out().glob("FO.NOTI.*"))[-1])).getroot()
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "0"
+    assert [e.text for e in noti.iter("ErrorID")] == ["90017-152"]
+    write_config(workspace.root, '[crosschecks]\nmissing_employment_relation = "off"\n')
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=1, quarter="20253", noss=noss, seed=4), day=NAME_DAY,
+             seq=3)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(sorted(workspace.out().glob("FO.NOTI.*"))[-1])).getroot()
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
+    assert list(noti.iter("ErrorID")) == []
