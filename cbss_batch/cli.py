@@ -218,7 +218,7 @@ def _render_files(rows: list[dict[str, Any]]) -> None:
 @click.argument("ticket")
 @pass_context
 def show(ctx: Context, ticket: str) -> None:
-    """One set or declaration by ticket: state, anomalies, amounts, lineage to files and lines."""
+    """A set or declaration by ticket (state, anomalies, amounts, lineage), or a person's history by INSZ."""
     engine = open_database(ctx.settings.database_url)
     try:
         with engine.connect() as conn:
@@ -229,6 +229,9 @@ def show(ctx: Context, ticket: str) -> None:
 
 
 def _render_show(d: dict[str, Any]) -> None:
+    if d.get("kind") == "person":
+        _render_person(d)
+        return
     skip = {"files", "declarations", "answers", "anomalies", "file_anomalies"}
     for key, value in d.items():
         if key not in skip and value is not None:
@@ -246,6 +249,22 @@ def _render_show(d: dict[str, Any]) -> None:
                    f"{decl['net_owed_declared']} computed {decl['net_owed_computed']}")
     for answer in d.get("answers", []):
         click.echo(f"answer {answer['kind']}: {answer['folder']}/{answer['name']} ({answer['state']})")
+
+
+def _render_person(d: dict[str, Any]) -> None:
+    for p in d["employment_periods"]:
+        state = "cancelled" if p["cancelled"] else f"{p['starting_date']} → {p['ending_date'] or 'open'}"
+        click.echo(f"period {p['period_id']} employer {p['noss_number'] or p['company_id']} {p['worker_type']} "
+                   f"JC {p['joint_committee'] or '-'}: {state}")
+        for v in p["versions"]:
+            click.echo(f"  v{v['version']} {v['action']}: {v['starting_date']} → {v['ending_date'] or 'open'}"
+                       f"{' (cancelled)' if v['cancelled'] else ''}")
+    for x in d["dimona_declarations"]:
+        click.echo(f"dimona {x['ticket']} {x['action']} period {x['period_id'] or '-'}: "
+                   f"{'accepted' if x['accepted'] else 'refused'}")
+    for w in d["dmfa_worker_lines"]:
+        click.echo(f"dmfa {w['declaration']} quarter {w['quarter']} employer {w['noss_number']} worker code "
+                   f"{w['worker_code']}: {'accepted' if w['accepted'] else 'refused'} (line {w['line']})")
 
 
 @cli.group()

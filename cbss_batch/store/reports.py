@@ -12,10 +12,15 @@ from cbss_batch.errors import NotFound
 from cbss_batch.store.tables import (
     anomalies,
     declarations,
+    dimona_declarations,
+    employment_period_versions,
+    employment_periods,
     file_sets,
+    natural_persons,
     outbound_messages,
     received_files,
     runs,
+    worker_records,
 )
 
 
@@ -75,15 +80,65 @@ def _anomaly_dicts(conn: Connection, **where: Any) -> list[dict[str, Any]]:
             for a in conn.execute(query)]
 
 
-def show(conn: Connection, ticket: str) -> dict[str, Any]:
-    """A set (files, outcome, declarations, answers) or one declaration (header, totals, anomalies, lineage)."""
-    row = conn.execute(select(file_sets).where(file_sets.c.ticket == ticket)).first()
+def show(conn: Connection, key: str) -> dict[str, Any]:
+    """A set, a declaration (DmfA or Dimona) by ticket, or a person's history by INSZ."""
+    row = conn.execute(select(file_sets).where(file_sets.c.ticket == key)).first()
     if row is not None:
         return _show_set(conn, row)
-    decl = conn.execute(select(declarations).where(declarations.c.ticket == ticket)).first()
+    decl = conn.execute(select(declarations).where(declarations.c.ticket == key)).first()
     if decl is not None:
         return _show_declaration(conn, decl)
-    raise NotFound(f"no set or declaration has ticket {ticket!r}; `cbss-batch files` lists the tickets")
+    dimona = conn.execute(select(dimona_declarations).where(dimona_declarations.c.ticket == key)).first()
+    if dimona is not None:
+        return _show_dimona(conn, dimona)
+    if len(key) == 11 and key.isascii() and key.isdigit():
+        return _show_person(conn, key)
+    raise NotFound(f"no set or declaration has ticket {key!r} (and it is not an INSZ); "
+                   "`cbss-batch files` lists the tickets")
+
+
+def _dimona_dict(d: Any) -> dict[str, Any]:
+    return {"ticket": d.ticket, "action": d.action, "period_id": d.period_id, "accepted": d.accepted,
+            "worker_type": d.worker_type, "joint_committee": d.joint_committee,
+            "starting_date": _iso(d.starting_date), "ending_date": _iso(d.ending_date),
+            "noss_number": d.noss_number, "company_id": d.company_id}
+
+
+def _show_dimona(conn: Connection, d: Any) -> dict[str, Any]:
+    parent = conn.execute(select(file_sets).where(file_sets.c.id == d.set_id)).one()
+    return {"kind": "dimona", **_dimona_dict(d), "set_ticket": parent.ticket, "set_name": parent.answer_name,
+            "form": d.form_index, "line": d.line, "anomalies": _anomaly_dicts(conn, ticket=d.ticket)}
+
+
+def _show_person(conn: Connection, insz: str) -> dict[str, Any]:
+    """Everything known of one person: employment periods with their versions, Dimona and DmfA declarations."""
+    periods = []
+    for p in conn.execute(select(employment_periods).where(employment_periods.c.insz == insz)
+                          .order_by(employment_periods.c.starting_date)):
+        versions = [{"version": v.version, "action": v.action, "starting_date": _iso(v.starting_date),
+                     "ending_date": _iso(v.ending_date), "cancelled": v.is_cancelled,
+                     "recorded_at": _iso(v.recorded_at)}
+                    for v in conn.execute(select(employment_period_versions)
+                                          .where(employment_period_versions.c.period_id == p.period_id)
+                                          .order_by(employment_period_versions.c.version))]
+        periods.append({"period_id": p.period_id, "noss_number": p.noss_number, "company_id": p.company_id,
+                        "worker_type": p.worker_type, "joint_committee": p.joint_committee,
+                        "starting_date": _iso(p.starting_date), "ending_date": _iso(p.ending_date),
+                        "cancelled": p.is_cancelled, "versions": versions})
+    dimona = [_dimona_dict(d) for d in conn.execute(
+        select(dimona_declarations).where(dimona_declarations.c.insz == insz).order_by(dimona_declarations.c.id))]
+    lines = [{"declaration": r.ticket, "quarter": r.quarter, "noss_number": r.noss_number, "accepted": r.accepted,
+              "employer_class": r.employer_class, "worker_code": r.worker_code, "line": r.line}
+             for r in conn.execute(
+                 select(declarations.c.ticket, declarations.c.quarter, declarations.c.noss_number,
+                        declarations.c.accepted, worker_records.c.employer_class, worker_records.c.worker_code,
+                        worker_records.c.line)
+                 .select_from(natural_persons.join(worker_records, worker_records.c.person_id == natural_persons.c.id)
+                              .join(declarations, declarations.c.id == natural_persons.c.declaration_id))
+                 .where(natural_persons.c.insz == insz).order_by(declarations.c.quarter, declarations.c.id))]
+    if not periods and not dimona and not lines:
+        raise NotFound("nothing is known of that INSZ: no Dimona period, no declaration")
+    return {"kind": "person", "employment_periods": periods, "dimona_declarations": dimona, "dmfa_worker_lines": lines}
 
 
 def _show_set(conn: Connection, row: Any) -> dict[str, Any]:

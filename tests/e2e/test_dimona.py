@@ -147,3 +147,31 @@ def test_the_relation_check_class_is_configurable_and_can_be_off(workspace: Work
     noti = etree.parse(str(sorted(workspace.out().glob("FO.NOTI.*"))[-1])).getroot()
     assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
     assert list(noti.iter("ErrorID")) == []
+
+
+def test_show_by_insz_follows_a_person_across_message_types(workspace: Workspace) -> None:
+    import json
+
+    from tests.builders import make_dmfa
+
+    noss = "175110801"
+    content = make_dmfa(workers=1, quarter="20253", noss=noss)
+    insz = next(etree.fromstring(content).iter("INSS")).text
+    assert insz is not None
+    period = _period_of(_send(workspace, [DimonaForm(action="IN", noss=noss, insz=insz,
+                                                     starting_date=date(2025, 1, 1))], 1))
+    _send(workspace, [DimonaForm(action="OUT", noss=noss, insz=insz, period_id=period,
+                                 ending_date=date(2025, 12, 31))], 2)
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY, seq=3)
+    assert workspace.cli("run").exit_code == 0
+    result = workspace.cli("--json", "show", insz)
+    assert result.exit_code == 0, result.output
+    person = json.loads(result.output)
+    assert person["kind"] == "person"
+    assert [(p["period_id"], p["starting_date"], p["ending_date"]) for p in person["employment_periods"]] == [
+        (period, "2025-01-01", "2025-12-31")]
+    assert [v["action"] for v in person["employment_periods"][0]["versions"]] == ["IN", "OUT"]
+    assert [d["action"] for d in person["dimona_declarations"]] == ["IN", "OUT"]
+    assert [(w["quarter"], w["accepted"]) for w in person["dmfa_worker_lines"]] == [("20253", True)]
+    text = workspace.cli("show", insz)
+    assert text.exit_code == 0 and f"period {period}" in text.output
