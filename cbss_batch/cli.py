@@ -244,9 +244,15 @@ def _render_show(d: dict[str, Any]) -> None:
     for a in d.get("file_anomalies", []) + d.get("anomalies", []):
         click.echo(f"  {_where(a)}{a['code']} [{a['class']}] {a['message']}")
     for decl in d.get("declarations", []):
-        click.echo(f"declaration {decl['ticket']}: NOSS {decl['noss_number']} quarter {decl['quarter']}, "
-                   f"{decl['persons']} persons, {'accepted' if decl['accepted'] else 'refused'}, net owed declared "
-                   f"{decl['net_owed_declared']} computed {decl['net_owed_computed']}")
+        verdict = "accepted" if decl["accepted"] else "refused"
+        if "dimona" in decl:
+            click.echo(f"dimona {decl['ticket']}: {decl['dimona']} period {decl['period_id'] or '-'}, {verdict}")
+        elif "scenario" in decl:
+            click.echo(f"{decl['scenario']} {decl['ticket']}: risk {decl['risk'] or '-'}, {verdict}")
+        else:
+            click.echo(f"declaration {decl['ticket']}: NOSS {decl['noss_number']} quarter {decl['quarter']}, "
+                       f"{decl['persons']} persons, {verdict}, net owed declared "
+                       f"{decl['net_owed_declared']} computed {decl['net_owed_computed']}")
     for answer in d.get("answers", []):
         click.echo(f"answer {answer['kind']}: {answer['folder']}/{answer['name']} ({answer['state']})")
 
@@ -265,6 +271,9 @@ def _render_person(d: dict[str, Any]) -> None:
     for w in d["dmfa_worker_lines"]:
         click.echo(f"dmfa {w['declaration']} quarter {w['quarter']} employer {w['noss_number']} worker code "
                    f"{w['worker_code']}: {'accepted' if w['accepted'] else 'refused'} (line {w['line']})")
+    for r in d["risk_declarations"]:
+        verdict = "accepted" if r["accepted"] else "refused"
+        click.echo(f"{r['scenario']} {r['ticket']} risk {r['risk'] or '-'}: {verdict}")
 
 
 @cli.group()

@@ -23,14 +23,14 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine
 
-from cbss_batch import loading, notify, outbox, personnel
+from cbss_batch import loading, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
-from cbss_batch.parse import dimona, dmfa
+from cbss_batch.parse import dimona, dmfa, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.store import queries
@@ -65,11 +65,21 @@ def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schem
                                  now=clock.now())
 
 
+def _risk_kind(settings: Settings, root: str) -> MessageKind:
+    """The scenario is the root element: its own schema, the same loader for every scenario."""
+
+    def load(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, settings: Settings,
+             clock: Clock) -> Any:
+        return risks.load_risks(conn, source, root=root, set_id=set_id, schema_path=schema_path,
+                                today=clock.today(), relation_class=settings.missing_employment_relation_class)
+
+    return MessageKind(risks.schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
+
+
 KINDS = {
     "DMFA": MessageKind(loading.DMFA_SCHEMA, dmfa.ROOT, dmfa.STREAMED_BLOCKS, _load_dmfa_rows),
     "DIMN": MessageKind(personnel.DIMONA_SCHEMA, dimona.ROOT, dimona.STREAMED_BLOCKS, _load_dimona_rows),
 }
-_DRS_PREFIXES = {"WECH": "WECH", "ZIMA": "ZIMA", "AOAT": "AOAT", "TWCT": "TWCT", "VBLV": "VBLV"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +338,11 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
         raise RejectedFile(row.answer_name, f"the name says {go.file_type} but the document is a "
                                             f"{prolog.root} ({declared_type or 'unknown type'})", ("158",))
     kind = KINDS.get(go.file_type)
+    if kind is None and drs.is_scenario_root(prolog.root):
+        try:
+            kind = _risk_kind(settings, prolog.root)
+        except LookupError:
+            kind = None
     if kind is None:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
     return _load_set(settings, engine, clock, row, paths, (sha, size), kind)
@@ -336,7 +351,7 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
 def _type_of_root(root: str) -> str | None:
     if root in ROOT_TYPES:
         return ROOT_TYPES[root]
-    return _DRS_PREFIXES.get(root[:4]) if len(root) == 7 and root[4:].isdigit() else None
+    return drs.SCENARIO_TYPES[root[:4]] if drs.is_scenario_root(root) else None
 
 
 def _set_level_codes(settings: Settings, clock: Clock, row: Any, go: FileName, files: list[Any],

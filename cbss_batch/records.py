@@ -230,3 +230,44 @@ class EmploymentPeriod:
     starting_date: date
     ending_date: date | None
     is_cancelled: bool = False
+
+
+# --- Social-risk declarations (DRS) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskDeclaration:
+    """One DRS ``Form`` (WECH, ZIMA, AOAT, TWCT, VBLV scenarios) with the zones the rules and benefits use.
+
+    Money in cents, hours in hundredths, as declared. ``details`` keeps every other leaf zone of the
+    form as ``(path, value)`` pairs (path = element names joined by ``/`` from the Form), in document
+    order, so no declared fact is lost.
+    """
+
+    form_index: int
+    scenario: str  # the form id / root: WECH001, ZIMA001, AOAT001, TWCT001, VBLV001, …
+    identification: str  # Form/Identification as declared
+    created_on: date
+    created_at: str
+    sender_reference: str | None
+    risk_codes: tuple[str, ...]  # RiskIdentification/IdentificationOfRisk (several in WECH005)
+    noss_number: str | None
+    company_id: str | None
+    insz: str | None
+    worker_code: str | None
+    joint_committee: str | None
+    risk_starting_date: date | None  # RiskDetail/RiskStartingDate (ZIMA001)
+    last_working_day: date | None  # RiskDetailOccupation/LastWorkingDayDate (ZIMA001)
+    work_recovery_date: date | None  # WorkRecovery/WorkRecoveryDate (ZIMA001/ZIMA006/AOAT003)
+    accident_date: date | None  # Accident/AccidentDate (AOAT001)
+    occupation_starting_date: date | None
+    occupation_ending_date: date | None  # end of the employment (WECH001: end of contract)
+    reference_start: date | None  # ReferencePeriod/RefStartingDate or CalculBaseRefPeriod start
+    reference_end: date | None
+    remuneration_time_unit: int | None  # CalculationBaseAllowance/RemunerationTimeUnit (1 hour … 6 year)
+    remuneration_basis_amount: int | None  # CalculationBaseAllowance/RemunerationBasisAmount, cents
+    remuneration_cycle: int | None  # CalculationBaseAllowance/Cycle
+    lost_hours: int | None  # LostWorkingHours/LooseWorkHoursNumber, hundredths (AOAT)
+    lost_wage: int | None  # LostWorkingHours/SalaryLossOfLooseWorkHours, cents (AOAT)
+    line: int
+    details: tuple[tuple[str, str], ...] = ()

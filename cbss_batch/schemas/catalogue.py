@@ -50,7 +50,7 @@ from lxml import etree
 from cbss_batch.errors import CatalogueError
 
 XS = "http://www.w3.org/2001/XMLSchema"
-BASES = ("integer", "string", "date", "time", "gYearMonth", "boolean")
+BASES = ("integer", "string", "date", "time", "gYearMonth", "gYear", "gMonthDay", "boolean")
 # Our facet keys and the XSD facets they stand for, in the order both files write them.
 FACETS = {
     "whitespace": "whiteSpace",
@@ -69,6 +69,8 @@ _ALLOWED = {
     "date": {"min", "max", "pattern", "enum"},
     "time": {"min", "max", "pattern", "enum"},
     "gYearMonth": {"min", "max", "pattern", "enum"},
+    "gYear": {"min", "max", "pattern", "enum"},
+    "gMonthDay": {"min", "max", "pattern", "enum"},
     "boolean": {"pattern"},
 }
 _NUMBER = re.compile(r"\d{5}")

@@ -19,6 +19,7 @@ from cbss_batch.store.tables import (
     natural_persons,
     outbound_messages,
     received_files,
+    risk_declarations,
     runs,
     worker_records,
 )
@@ -59,9 +60,12 @@ def list_sets(conn: Connection, *, state: str | None, mailbox: str | None, limit
         query = query.where(file_sets.c.state == state)
     if mailbox:
         query = query.where(file_sets.c.mailbox == mailbox)
-    counts = {(r[0], bool(r[1])): int(r[2]) for r in conn.execute(
-        select(declarations.c.set_id, declarations.c.accepted, func.count())
-        .group_by(declarations.c.set_id, declarations.c.accepted))}
+    counts: dict[tuple[int, bool], int] = {}
+    for table in (declarations, dimona_declarations, risk_declarations):
+        for r in conn.execute(select(table.c.set_id, table.c.accepted, func.count())
+                              .group_by(table.c.set_id, table.c.accepted)):
+            key = (r[0], bool(r[1]))
+            counts[key] = counts.get(key, 0) + int(r[2])
     return [{
         "ticket": r.ticket, "received_at": _iso(r.received_at), "mailbox": r.mailbox, "folder": r.folder,
         "name": r.answer_name, "type": r.file_type, "state": r.state, "acrf": r.error_codes or
@@ -91,6 +95,9 @@ def show(conn: Connection, key: str) -> dict[str, Any]:
     dimona = conn.execute(select(dimona_declarations).where(dimona_declarations.c.ticket == key)).first()
     if dimona is not None:
         return _show_dimona(conn, dimona)
+    risk = conn.execute(select(risk_declarations).where(risk_declarations.c.ticket == key)).first()
+    if risk is not None:
+        return _show_risk(conn, risk)
     if len(key) == 11 and key.isascii() and key.isdigit():
         return _show_person(conn, key)
     raise NotFound(f"no set or declaration has ticket {key!r} (and it is not an INSZ); "
@@ -108,6 +115,21 @@ def _show_dimona(conn: Connection, d: Any) -> dict[str, Any]:
     parent = conn.execute(select(file_sets).where(file_sets.c.id == d.set_id)).one()
     return {"kind": "dimona", **_dimona_dict(d), "set_ticket": parent.ticket, "set_name": parent.answer_name,
             "form": d.form_index, "line": d.line, "anomalies": _anomaly_dicts(conn, ticket=d.ticket)}
+
+
+def _risk_dict(r: Any) -> dict[str, Any]:
+    return {"ticket": r.ticket, "scenario": r.scenario, "risk": r.risk_codes, "accepted": r.accepted,
+            "noss_number": r.noss_number, "risk_starting_date": _iso(r.risk_starting_date),
+            "accident_date": _iso(r.accident_date), "occupation_ending_date": _iso(r.occupation_ending_date),
+            "reference_period": [_iso(r.reference_start), _iso(r.reference_end)],
+            "remuneration_basis_amount": _euros(r.remuneration_basis_amount),
+            "remuneration_time_unit": r.remuneration_time_unit}
+
+
+def _show_risk(conn: Connection, r: Any) -> dict[str, Any]:
+    parent = conn.execute(select(file_sets).where(file_sets.c.id == r.set_id)).one()
+    return {"kind": "risk", **_risk_dict(r), "set_ticket": parent.ticket, "set_name": parent.answer_name,
+            "form": r.form_index, "line": r.line, "anomalies": _anomaly_dicts(conn, ticket=r.ticket)}
 
 
 def _show_person(conn: Connection, insz: str) -> dict[str, Any]:
@@ -136,9 +158,12 @@ def _show_person(conn: Connection, insz: str) -> dict[str, Any]:
                  .select_from(natural_persons.join(worker_records, worker_records.c.person_id == natural_persons.c.id)
                               .join(declarations, declarations.c.id == natural_persons.c.declaration_id))
                  .where(natural_persons.c.insz == insz).order_by(declarations.c.quarter, declarations.c.id))]
-    if not periods and not dimona and not lines:
+    risks = [_risk_dict(r) for r in conn.execute(
+        select(risk_declarations).where(risk_declarations.c.insz == insz).order_by(risk_declarations.c.id))]
+    if not periods and not dimona and not lines and not risks:
         raise NotFound("nothing is known of that INSZ: no Dimona period, no declaration")
-    return {"kind": "person", "employment_periods": periods, "dimona_declarations": dimona, "dmfa_worker_lines": lines}
+    return {"kind": "person", "employment_periods": periods, "dimona_declarations": dimona,
+            "dmfa_worker_lines": lines, "risk_declarations": risks}
 
 
 def _show_set(conn: Connection, row: Any) -> dict[str, Any]:
@@ -150,6 +175,12 @@ def _show_set(conn: Connection, row: Any) -> dict[str, Any]:
               "net_owed_declared": _euros(d.net_owed_declared), "net_owed_computed": _euros(d.net_owed_computed)}
              for d in conn.execute(select(declarations).where(declarations.c.set_id == row.id)
                                    .order_by(declarations.c.form_index))]
+    decls += [{"ticket": d.ticket, "form": d.form_index, "dimona": d.action, "period_id": d.period_id,
+               "accepted": d.accepted} for d in conn.execute(
+        select(dimona_declarations).where(dimona_declarations.c.set_id == row.id).order_by(dimona_declarations.c.id))]
+    decls += [{"ticket": d.ticket, "form": d.form_index, "scenario": d.scenario, "risk": d.risk_codes,
+               "accepted": d.accepted} for d in conn.execute(
+        select(risk_declarations).where(risk_declarations.c.set_id == row.id).order_by(risk_declarations.c.id))]
     answers = [{"kind": m.kind, "name": m.name, "folder": f"{m.mailbox}/{m.folder}", "state": m.state,
                 "sha256": m.sha256} for m in conn.execute(
         select(outbound_messages).where(outbound_messages.c.set_id == row.id).order_by(outbound_messages.c.id))]

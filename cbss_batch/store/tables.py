@@ -330,3 +330,38 @@ employment_period_versions = Table(
 
 # Anomalies name the declaration they concern by its ticket, whatever the message type.
 anomalies.append_column(Column("ticket", String(20), index=True))
+
+# --- Social-risk declarations (DRS) ---------------------------------------------------------------
+
+risk_declarations = Table(
+    "risk_declarations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("form_index", Integer, nullable=False),
+    Column("scenario", String(7), nullable=False, index=True),
+    Column("risk_codes", String),  # space-separated IdentificationOfRisk values
+    Column("sender_reference", String),
+    Column("noss_number", String),
+    Column("company_id", String),
+    Column("insz", String, index=True),
+    Column("worker_code", String),
+    Column("joint_committee", String),
+    Column("risk_starting_date", Date),
+    Column("last_working_day", Date),
+    Column("work_recovery_date", Date),
+    Column("accident_date", Date),
+    Column("occupation_starting_date", Date),
+    Column("occupation_ending_date", Date),
+    Column("reference_start", Date),
+    Column("reference_end", Date),
+    Column("remuneration_time_unit", Integer),
+    Column("remuneration_basis_amount", BigInteger),  # cents
+    Column("remuneration_cycle", Integer),
+    Column("lost_hours", Integer),  # hundredths
+    Column("lost_wage", BigInteger),  # cents
+    Column("details", Text),  # JSON list of [path, value]: every other declared zone
+    Column("accepted", Boolean, nullable=False),
+    Column("result_code", Integer, nullable=False),
+    Column("line", Integer),
+)

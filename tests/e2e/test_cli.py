@@ -163,5 +163,5 @@ def test_sample_mailbox_runs_as_shipped(tmp_path: Path) -> None:
     assert ws.cli("init").exit_code == 0
     summary = _run_json(ws, "run")
     assert isinstance(summary, dict)
-    assert (summary["sets"], summary["sets_accepted"], summary["sets_rejected"]) == (3, 2, 1)
-    assert (summary["declarations_accepted"], summary["declarations_refused"]) == (1, 1)
+    assert (summary["sets"], summary["sets_accepted"], summary["sets_rejected"]) == (4, 3, 1)
+    assert (summary["declarations_accepted"], summary["declarations_refused"]) == (2, 2)

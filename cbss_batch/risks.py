@@ -1,0 +1,138 @@
+"""Social-risk declarations (DRS): each form checked, cross-checked with the personnel file, staged.
+
+The wage data every scenario carries (``CalculationBaseAllowance``, reference periods, lost hours)
+is stored in typed columns for the benefit calculation; all other declared zones are kept as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from cbss_batch.notify import NotiForm
+from cbss_batch.parse.drs import read_drs
+from cbss_batch.records import Finding, RiskDeclaration
+from cbss_batch.rules.drs import check_employment_relation, check_end_of_contract, check_risk_declaration
+from cbss_batch.store.queries import new_ticket
+from cbss_batch.store.tables import employment_periods, risk_declarations
+from cbss_batch.xmlsafe import load_schema
+
+
+def schema_name(xsd_dir: Path, root: str) -> str:
+    """Our schema file for a scenario root (the newest version present), e.g. ``ZIMA001_20231.xsd``."""
+    candidates = sorted(xsd_dir.glob(f"{root}_*.xsd"))
+    if not candidates:
+        raise LookupError(f"no schema for {root} in {xsd_dir}")
+    return candidates[-1].name
+
+
+@dataclass(slots=True)
+class RiskOutcome:
+    """One handled DRS form: its ticket and findings."""
+
+    declaration: RiskDeclaration
+    ticket: str
+    findings: list[Finding]
+    declaration_id: int | None = None
+
+    @property
+    def is_accepted(self) -> bool:
+        return not any(f.is_blocking for f in self.findings)
+
+    def noti_form(self) -> NotiForm:
+        """This form as a NOTI ``Form``."""
+        decl = self.declaration
+        return NotiForm(identification=decl.identification or decl.scenario, created_on=decl.created_on,
+                        created_at=decl.created_at, noss_number=decl.noss_number, company_id=decl.company_id,
+                        quarter=None, ticket=self.ticket, accepted=self.is_accepted, findings=tuple(self.findings),
+                        insz=decl.insz)
+
+
+@dataclass(slots=True)
+class LoadedRisks:
+    declarations: list[RiskOutcome] = field(default_factory=list)
+    rows: int = 0
+
+    def findings_with_lines(self) -> list[RiskOutcome]:
+        return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+
+def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, schema_path: Path | None, today: date,
+               relation_class: str | None) -> LoadedRisks:
+    """Check and stage every form of a DRS document."""
+    loaded = LoadedRisks()
+    for decl in read_drs(source, root, load_schema(schema_path) if schema_path else None):
+        findings = list(check_risk_declaration(decl, today))
+        if relation_class:
+            findings += check_employment_relation(decl, _covered(conn, decl), relation_class)
+        if decl.scenario == "WECH001":
+            findings += check_end_of_contract(decl, _dimona_end(conn, decl))
+        outcome = RiskOutcome(decl, new_ticket(conn, today), findings)
+        _record(conn, outcome, set_id)
+        loaded.declarations.append(outcome)
+        loaded.rows += 1
+    return loaded
+
+
+def _employer(decl: RiskDeclaration) -> Any:
+    clauses = []
+    if decl.noss_number and decl.noss_number.strip("0"):
+        clauses.append(employment_periods.c.noss_number == decl.noss_number)
+    if decl.company_id and decl.company_id.strip("0"):
+        clauses.append(employment_periods.c.company_id == decl.company_id)
+    return or_(*clauses) if clauses else None
+
+
+def _risk_day(decl: RiskDeclaration) -> date | None:
+    """The day the risk concerns, to look for an employment relation covering it."""
+    return (decl.risk_starting_date or decl.accident_date or decl.reference_start or decl.last_working_day
+            or decl.occupation_ending_date or decl.work_recovery_date)
+
+
+def _covered(conn: Connection, decl: RiskDeclaration) -> bool | None:
+    """Whether a live Dimona period of the employer covers the risk day; None when it cannot be judged."""
+    employer = _employer(decl)
+    day = _risk_day(decl)
+    if employer is None or day is None or not decl.insz:
+        return None
+    if conn.execute(select(employment_periods.c.id).where(employer).limit(1)).first() is None:
+        return None  # an employer the personnel file does not know
+    row = conn.execute(select(employment_periods.c.id).where(and_(
+        employer, employment_periods.c.insz == decl.insz, employment_periods.c.is_cancelled.is_(False),
+        employment_periods.c.starting_date <= day,
+        or_(employment_periods.c.ending_date.is_(None), employment_periods.c.ending_date >= day))).limit(1)).first()
+    return row is not None
+
+
+def _dimona_end(conn: Connection, decl: RiskDeclaration) -> date | None:
+    """The end date of the person's latest closed Dimona period with this employer, if any."""
+    employer = _employer(decl)
+    if employer is None or not decl.insz:
+        return None
+    return conn.execute(select(employment_periods.c.ending_date).where(and_(
+        employer, employment_periods.c.insz == decl.insz, employment_periods.c.is_cancelled.is_(False),
+        employment_periods.c.ending_date.is_not(None))).order_by(employment_periods.c.ending_date.desc())
+        .limit(1)).scalar()
+
+
+def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> None:
+    d = outcome.declaration
+    result = conn.execute(risk_declarations.insert().values(
+        set_id=set_id, ticket=outcome.ticket, form_index=d.form_index, scenario=d.scenario,
+        risk_codes=" ".join(d.risk_codes) or None, sender_reference=d.sender_reference, noss_number=d.noss_number,
+        company_id=d.company_id, insz=d.insz, worker_code=d.worker_code, joint_committee=d.joint_committee,
+        risk_starting_date=d.risk_starting_date, last_working_day=d.last_working_day,
+        work_recovery_date=d.work_recovery_date, accident_date=d.accident_date,
+        occupation_starting_date=d.occupation_starting_date, occupation_ending_date=d.occupation_ending_date,
+        reference_start=d.reference_start, reference_end=d.reference_end,
+        remuneration_time_unit=d.remuneration_time_unit, remuneration_basis_amount=d.remuneration_basis_amount,
+        remuneration_cycle=d.remuneration_cycle, lost_hours=d.lost_hours, lost_wage=d.lost_wage,
+        details=json.dumps([list(pair) for pair in d.details], ensure_ascii=False),
+        accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0, line=d.line))
+    key = result.inserted_primary_key
+    assert key is not None
