@@ -127,7 +127,7 @@ def run(ctx: Context) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @pass_context
 def validate(ctx: Context, files: tuple[Path, ...]) -> None:
-    """Check files as the intake would (schema, rules, duplicate INSZ, net owed), without database or outbox."""
+    """Check DmfA, Dimona and DRS files as the intake would (schema, rules), without database or outbox."""
     settings = ctx.settings
     today = ctx.clock().today()
     file_reports = [check_file(path, xsd_dir=settings.xsd, today=today) for path in files]
@@ -145,8 +145,11 @@ def _render_validation(data: dict[str, Any]) -> None:
             click.echo(f"  {_where(problem)}{problem['code']} [{problem['class']}] {problem['message']}")
         for d in report["declarations"]:
             state = "accepted" if d["accepted"] else "refused"
-            click.echo(f"  declaration {d['form']} (NOSS {d['noss_number']}, quarter {d['quarter']}, "
-                       f"{d['persons']} persons): would be {state}")
+            if d["kind"] == "DmfA":
+                click.echo(f"  declaration {d['form']} (NOSS {d['noss_number']}, quarter {d['quarter']}, "
+                           f"{d['persons']} persons): would be {state}")
+            else:
+                click.echo(f"  form {d['form']} ({d['kind']}, NOSS {d['noss_number'] or '-'}): would be {state}")
             for a in d["anomalies"]:
                 click.echo(f"    {_where(a)}{a['code']} [{a['class']}] {a['message']}")
 

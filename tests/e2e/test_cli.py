@@ -165,3 +165,26 @@ def test_sample_mailbox_runs_as_shipped(tmp_path: Path) -> None:
     assert isinstance(summary, dict)
     assert (summary["sets"], summary["sets_accepted"], summary["sets_rejected"]) == (4, 3, 1)
     assert (summary["declarations_accepted"], summary["declarations_refused"]) == (2, 2)
+
+
+def test_validate_handles_dimona_and_social_risk_files(workspace: Workspace, tmp_path: Path, official: Path) -> None:
+    from datetime import date
+
+    from cbss_batch.dimona_builder import DimonaForm, make_dimona
+
+    dimona = tmp_path / "FI.DIMN.006400.20261120.00001.T.1.1"
+    dimona.write_bytes(make_dimona([
+        DimonaForm(action="IN", starting_date=date(2026, 12, 1)),
+        DimonaForm(action="IN", worker_type="STU", starting_date=date(2026, 12, 1), ending_date=date(2027, 1, 5)),
+    ]))
+    result = workspace.cli("--json", "validate", str(dimona), str(official / "examples" / "VBLV001_20231_1.xml"))
+    report = json.loads(result.output)
+    forms = report["files"][0]["declarations"]
+    assert [(f["kind"], f["accepted"]) for f in forms] == [("Dimona IN", True), ("Dimona IN", False)]
+    assert sorted(a["code"] for a in forms[1]["anomalies"]) == ["01135-001", "90373-421"]
+    assert report["files"][1]["declarations"][0]["kind"] == "VBLV001 risk 001"
+    mislabelled = tmp_path / "FI.DMFA.006400.20261120.00002.T.1.1"
+    mislabelled.write_bytes(dimona.read_bytes())
+    result = workspace.cli("--json", "validate", str(mislabelled))
+    assert result.exit_code == 1
+    assert [p["code"] for p in json.loads(result.output)["files"][0]["file_problems"]] == ["ACRF-158"]
