@@ -150,3 +150,30 @@ def test_a_risk_without_employment_relation_is_flagged_when_the_employer_is_know
     noti = _run(workspace, zima001(insz=MAN, risk="001", start=date(2026, 10, 6), last_day=date(2026, 10, 2)),
                 "ZIMA", 4)
     assert _codes(noti) == []
+
+
+WOMAN = "85073003427"  # sequence 034: even → a woman
+SCENARIOS = ["WECH001", "WECH002", "WECH003", "WECH005", "WECH006", "WECH007", "WECH008", "WECH009", "WECH010",
+             "WECH011", "ZIMA001", "ZIMA002", "ZIMA003", "ZIMA005", "ZIMA006", "AOAT001", "AOAT002", "AOAT003",
+             "TWCT001", "VBLV001"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_current_scenario_is_accepted_end_to_end(workspace: Workspace, scenario: str) -> None:
+    from cbss_batch.drs_builder import make_risk_declaration
+
+    values = {"INSS": WOMAN if scenario == "ZIMA003" else MAN}
+    noti = _run(workspace, make_risk_declaration(scenario, values), scenario[:4], 1)
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1", _codes(noti)
+    assert noti.findtext("Form/HandledOriginalForm/Identification") == scenario
+    assert _rows(workspace, "select scenario, insz, accepted from risk_declarations") == [
+        (scenario, values["INSS"], 1)]
+
+
+def test_a_scenario_filed_under_another_type_is_refused(workspace: Workspace) -> None:
+    from cbss_batch.drs_builder import make_risk_declaration
+
+    drop_set(workspace.inbox, "006400", make_risk_declaration("ZIMA001"), day=NAME_DAY, file_type="WECH")
+    assert workspace.cli("run").exit_code == 0
+    acrf = etree.parse(str(workspace.out() / "FO.ACRF.999999.20261128.00001.T"))
+    assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-158"]
