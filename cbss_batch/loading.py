@@ -21,7 +21,7 @@ from sqlalchemy import Connection, update
 
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
-from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson
+from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
@@ -152,32 +152,43 @@ def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson,
     """Append the person's rows; leaf rows are the records themselves behind their parent keys."""
     decl.review.add_person(person)
     decl_id = decl.outcome.declaration_id
-    rows = writer.rows
-    ids = writer.ids
-    person_id = ids["natural_persons"].take()
-    rows["natural_persons"].append((person_id, decl_id, set_id, person.sequence, person.insz, person.name,
-                                    person.first_name, person.line))
-    records, occupations = rows["worker_records"], rows["occupations"]
-    services, remunerations = rows["services"], rows["remunerations"]
-    contributions, deductions = rows["contributions"], rows["deductions"]
+    person_id = stage_natural_person(writer, person, decl_id, set_id)
     for record in person.worker_records:
-        record_id = ids["worker_records"].take()
-        records.append((record_id, person_id, decl_id, set_id, record.employer_class, record.worker_code,
-                        _iso(record.quarter_start), _iso(record.quarter_end), record.border,
-                        record.activity_with_risk, record.local_unit_id, record.line))
-        for occ in record.occupations:
-            occ_id = ids["occupations"].take()
-            occupations.append((occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
-                                _iso(occ.ending_date), occ.joint_committee, occ.working_days_system, occ.contract_type,
-                                occ.ref_mean_working_hours, occ.mean_working_hours, occ.local_unit_id, occ.line))
-            occupation_head = (occ_id, set_id)
-            services.extend([occupation_head + s for s in occ.services])
-            remunerations.extend([occupation_head + r for r in occ.remunerations])
-            deductions.extend([(decl_id, record_id, occ_id, set_id) + d for d in occ.deductions])
-        head = (decl_id, record_id, set_id)
-        contributions.extend([head + c for c in record.contributions])
-        deductions.extend([(decl_id, record_id, None, set_id) + d for d in record.deductions])
+        stage_worker_record(writer, record, person_id=person_id, declaration_id=decl_id, set_id=set_id)
     writer.flush_full()
+
+
+def stage_natural_person(writer: BulkWriter, person: NaturalPerson, declaration_id: int, set_id: int) -> int:
+    """Buffer one natural person row; its new key."""
+    person_id = writer.ids["natural_persons"].take()
+    writer.rows["natural_persons"].append((person_id, declaration_id, set_id, person.sequence, person.insz,
+                                           person.name, person.first_name, person.line))
+    return person_id
+
+
+def stage_worker_record(writer: BulkWriter, record: WorkerRecord, *, person_id: int, declaration_id: int,
+                        set_id: int, version: int = 1) -> None:
+    """Buffer one worker line with its occupations, services, remunerations, contributions and deductions."""
+    rows, ids = writer.rows, writer.ids
+    occupations, services, remunerations = rows["occupations"], rows["services"], rows["remunerations"]
+    contributions, deductions = rows["contributions"], rows["deductions"]
+    record_id = ids["worker_records"].take()
+    rows["worker_records"].append((record_id, person_id, declaration_id, set_id, record.employer_class,
+                                   record.worker_code, _iso(record.quarter_start), _iso(record.quarter_end),
+                                   record.border, record.activity_with_risk, record.local_unit_id, record.line,
+                                   version, None))
+    for occ in record.occupations:
+        occ_id = ids["occupations"].take()
+        occupations.append((occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
+                            _iso(occ.ending_date), occ.joint_committee, occ.working_days_system, occ.contract_type,
+                            occ.ref_mean_working_hours, occ.mean_working_hours, occ.local_unit_id, occ.line))
+        occupation_head = (occ_id, set_id)
+        services.extend([occupation_head + s for s in occ.services])
+        remunerations.extend([occupation_head + r for r in occ.remunerations])
+        deductions.extend([(declaration_id, record_id, occ_id, set_id) + d for d in occ.deductions])
+    head = (declaration_id, record_id, set_id)
+    contributions.extend([head + c for c in record.contributions])
+    deductions.extend([(declaration_id, record_id, None, set_id) + d for d in record.deductions])
 
 
 def _iso(day: date | None) -> str | None:

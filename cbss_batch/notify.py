@@ -90,6 +90,17 @@ class DimonaImpact:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LineChange:
+    """A worker line a DmfA modification added, changed or removed."""
+
+    action: str  # added | changed | removed
+    sequence: int  # NaturalPersonSequenceNbr
+    insz: str
+    employer_class: str
+    worker_code: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotiForm:
     """One handled declaration as the NOTI reports it."""
 
@@ -104,6 +115,8 @@ class NotiForm:
     findings: tuple[Finding, ...]
     insz: str | None = None
     dimona: DimonaImpact | None = None
+    changes: tuple[LineChange, ...] | None = None  # DmfA modification: what it did (None: not a modification)
+    version: int | None = None  # the declaration version a modification made
 
 
 def write_noti(path: Path, *, file_name: str, set_ticket: str, forms: Iterable[NotiForm], now: datetime) -> None:
@@ -135,13 +148,38 @@ def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime
     etree.SubElement(reference, "ReferenceType").text = "1"
     etree.SubElement(reference, "ReferenceOrigin").text = "2"
     etree.SubElement(reference, "ReferenceNbr").text = form.ticket
+    for change in form.changes or ():
+        line = etree.SubElement(element, "WorkerRecordIdentification")
+        if form.noss_number:
+            etree.SubElement(line, "NOSSRegistrationNbr").text = form.noss_number
+        etree.SubElement(line, "NaturalPersonSequenceNbr").text = str(change.sequence)
+        etree.SubElement(line, "INSS").text = change.insz
+        etree.SubElement(line, "EmployerClass").text = change.employer_class
+        etree.SubElement(line, "WorkerCode").text = change.worker_code
     result = etree.SubElement(element, "HandlingResult")
     etree.SubElement(result, "ResultCode").text = "1" if form.accepted else "0"
     for finding in form.findings:
         result.append(anomaly_report(finding))
     if form.dimona is not None:
         result.append(_dimona_impact(form.dimona))
+    if form.changes is not None:
+        element.append(_changes_summary(form.changes, form.version))
     return element
+
+
+def _changes_summary(changes: tuple[LineChange, ...], version: int | None) -> etree._Element:
+    """``ApplicationData``: what a modification did, line by line (our own structure; the official
+    schema leaves the content of this block to the application)."""
+    data = etree.Element("ApplicationData")
+    summary = etree.SubElement(data, "DeclarationChanges")
+    if version is not None:
+        summary.set("version", str(version))
+    for action in ("added", "changed", "removed"):
+        summary.set(action, str(sum(1 for c in changes if c.action == action)))
+    for change in changes:
+        etree.SubElement(summary, "WorkerLine", action=change.action, INSS=change.insz,
+                         EmployerClass=change.employer_class, WorkerCode=change.worker_code)
+    return data
 
 
 def _dimona_impact(impact: DimonaImpact) -> etree._Element:

@@ -23,14 +23,14 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine
 
-from cbss_batch import loading, notify, outbox, personnel, risks
+from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
-from cbss_batch.parse import dimona, dmfa, drs
+from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.store import queries
@@ -76,8 +76,16 @@ def _risk_kind(settings: Settings, root: str) -> MessageKind:
     return MessageKind(risks.schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
 
 
+def _load_modification_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
+                            settings: Settings, clock: Clock) -> Any:
+    return modifications.load_modifications(conn, source, set_id=set_id, schema_path=schema_path,
+                                            today=clock.today(), batch_rows=settings.batch_rows)
+
+
 KINDS = {
     "DMFA": MessageKind(loading.DMFA_SCHEMA, dmfa.ROOT, dmfa.STREAMED_BLOCKS, _load_dmfa_rows),
+    "DMWA": MessageKind(modifications.DMWA_SCHEMA, dmfa_update.ROOT, dmfa_update.STREAMED_BLOCKS,
+                        _load_modification_rows),
     "DIMN": MessageKind(personnel.DIMONA_SCHEMA, dimona.ROOT, dimona.STREAMED_BLOCKS, _load_dimona_rows),
 }
 

@@ -271,3 +271,44 @@ class RiskDeclaration:
     lost_wage: int | None  # LostWorkingHours/SalaryLossOfLooseWorkHours, cents (AOAT)
     line: int
     details: tuple[tuple[str, str], ...] = ()
+
+
+# --- DmfA modifications ---------------------------------------------------------------------------
+
+UPDATE_ACTIONS = {0: "removed", 1: "changed", 3: "added", 9: "unchanged"}  # zone 00618 UpdateAction
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerLineUpdate:
+    """One ``WorkerRecordUpdate``: the line it targets (``LastSituationWR``) and the line as it becomes."""
+
+    target: tuple[str, str] | None  # (EmployerClass, WorkerCode) of the current line, None when absent
+    action: int  # UpdateAction: 0 removed, 1 changed, 3 added, 9 unchanged
+    record: WorkerRecord  # the line as declared in WorkerRecordUpdateAction
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PersonUpdate:
+    sequence: int
+    insz: str
+    line: int
+    updates: tuple[WorkerLineUpdate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DmfaModification:
+    """One DmfA modification form (``EmployerDeclarationUpdate``)."""
+
+    form_index: int
+    identification: str
+    created_on: date
+    created_at: str
+    sender_reference: str | None
+    quarter: Quarter
+    noss_number: str
+    company_id: str
+    sender_pid: str | None  # EmployerDeclarationPID as sent
+    justification: str | None
+    persons: tuple[PersonUpdate, ...]
+    line: int

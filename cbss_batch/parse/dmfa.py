@@ -190,7 +190,7 @@ def _read_worker_record(element: Any) -> WorkerRecord:
         tag = child.tag
         if tag == "WorkerContribution":
             contributions.append(_read_contribution(child))
-        elif tag == "Occupation":
+        elif tag == "Occupation" or tag == "OccupationUpdate":  # OccupationUpdate: in a DmfA modification
             occupations.append(_read_occupation(child))
         elif tag == "WorkerDeduction":
             deductions.append(_read_deduction(child))

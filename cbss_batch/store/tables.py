@@ -114,6 +114,7 @@ declarations = Table(
     Column("accepted", Boolean, nullable=False),
     Column("result_code", Integer, nullable=False),
     Column("line", Integer),
+    Column("current_version", Integer, nullable=False, server_default="1"),
     Index(None, "noss_number", "quarter"),
 )
 
@@ -143,6 +144,10 @@ worker_records = Table(
     Column("activity_with_risk", Integer),
     Column("local_unit_id", String),
     Column("line", Integer, nullable=False),
+    # Versions of the declaration this line belongs to: from version_from until version_to (excluded);
+    # a modification closes a changed or removed line and adds the new one (the current view: version_to NULL).
+    Column("version_from", Integer, nullable=False, server_default="1"),
+    Column("version_to", Integer),
 )
 
 occupations = Table(
@@ -361,6 +366,30 @@ risk_declarations = Table(
     Column("lost_hours", Integer),  # hundredths
     Column("lost_wage", BigInteger),  # cents
     Column("details", Text),  # JSON list of [path, value]: every other declared zone
+    Column("accepted", Boolean, nullable=False),
+    Column("result_code", Integer, nullable=False),
+    Column("line", Integer),
+)
+
+# --- DmfA modifications ---------------------------------------------------------------------------
+
+# One row per modification (DMWA form) of a DmfA declaration, accepted or refused.
+declaration_versions = Table(
+    "declaration_versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("declaration_id", BigInteger, index=True),  # the modified declaration; None when not identified
+    Column("version", Integer),  # the version it made; None when refused
+    Column("set_id", Integer, ForeignKey("file_sets.id"), nullable=False, index=True),
+    Column("ticket", String(20), nullable=False, unique=True),
+    Column("form_index", Integer, nullable=False),
+    Column("quarter", String),
+    Column("noss_number", String),
+    Column("company_id", String),
+    Column("sender_pid", String),  # EmployerDeclarationPID as sent
+    Column("justification", Text),
+    Column("lines_added", Integer, nullable=False, default=0),
+    Column("lines_changed", Integer, nullable=False, default=0),
+    Column("lines_removed", Integer, nullable=False, default=0),
     Column("accepted", Boolean, nullable=False),
     Column("result_code", Integer, nullable=False),
     Column("line", Integer),
