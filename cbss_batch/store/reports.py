@@ -150,11 +150,12 @@ def _show_person(conn: Connection, insz: str) -> dict[str, Any]:
     dimona = [_dimona_dict(d) for d in conn.execute(
         select(dimona_declarations).where(dimona_declarations.c.insz == insz).order_by(dimona_declarations.c.id))]
     lines = [{"declaration": r.ticket, "quarter": r.quarter, "noss_number": r.noss_number, "accepted": r.accepted,
-              "employer_class": r.employer_class, "worker_code": r.worker_code, "line": r.line}
+              "employer_class": r.employer_class, "worker_code": r.worker_code, "line": r.line,
+              "versions": [r.version_from, r.version_to]}
              for r in conn.execute(
                  select(declarations.c.ticket, declarations.c.quarter, declarations.c.noss_number,
                         declarations.c.accepted, worker_records.c.employer_class, worker_records.c.worker_code,
-                        worker_records.c.line)
+                        worker_records.c.line, worker_records.c.version_from, worker_records.c.version_to)
                  .select_from(natural_persons.join(worker_records, worker_records.c.person_id == natural_persons.c.id)
                               .join(declarations, declarations.c.id == natural_persons.c.declaration_id))
                  .where(natural_persons.c.insz == insz).order_by(declarations.c.quarter, declarations.c.id))]
