@@ -89,10 +89,10 @@ def test_a_working_life(workspace: Workspace, official: Path) -> None:
 
     # The personnel file and the person's history across all message types.
     with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select period_id, starting_date, ending_date, version from employment_periods").fetchall() \
-            == [(period, "2025-04-01", "2025-12-31", 2)]
-        assert conn.execute("select quarter, current_version, accepted from declarations order by quarter").fetchall() \
-            == [("20252", 1, 1), ("20253", 2, 1)]
+        periods = conn.execute("select period_id, starting_date, ending_date, version from employment_periods")
+        assert periods.fetchall() == [(period, "2025-04-01", "2025-12-31", 2)]
+        quarters = conn.execute("select quarter, current_version, accepted from declarations order by quarter")
+        assert quarters.fetchall() == [("20252", 1, 1), ("20253", 2, 1)]
     result = workspace.cli("--json", "show", insz)
     history = json.loads(result.output)
     assert [d["action"] for d in history["dimona_declarations"]] == ["IN", "OUT"]
