@@ -129,6 +129,10 @@ class CodeList:
         found = self.entry(code, on, **where)
         return (found.label(lang) or None) if found is not None else None
 
+    def all_entries(self) -> tuple[CodeEntry, ...]:
+        """Every row of the list, whatever its validity, in code order."""
+        return tuple(entry for code in sorted(self.by_code) for entry in self.by_code[code])
+
     def codes(self, on: date, **where: str) -> frozenset[str]:
         """Every code valid on ``on`` (with extra columns equal to the ``where`` values)."""
         self._check_columns(where)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from cbss_batch.ids import is_valid_insz, is_valid_kbo, is_valid_noss, mask_insz
@@ -240,3 +241,42 @@ def check_employment_relation(
             path=finding_path(header, person),
         )
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownCodes:
+    """Codes valid on the first day of the declared quarter (annexes 2, 7 and 8), without leading zeros."""
+
+    worker: frozenset[str]
+    remuneration: frozenset[str]
+    service: frozenset[str]
+
+
+def _bare(code: str) -> str:
+    return code.lstrip("0") or "0"
+
+
+def check_codes(header: DmfaHeader, person: NaturalPerson, known: KnownCodes) -> list[Finding]:
+    """00037-008, 00067-008, 00062-008 (B, glossary "not in the allowed domain"): a worker code (annex 2),
+    remuneration code (annex 7) or working-time code (annex 8) not valid in the declared quarter."""
+    findings = []
+    for record in person.worker_records:
+        path = finding_path(header, person, record)
+        if _bare(record.worker_code) not in known.worker:
+            findings.append(Finding(code="00037-008", tag="WorkerCode", value=record.worker_code, line=record.line,
+                                    path=path, message=f"worker code {record.worker_code} is not valid in quarter "
+                                    f"{header.quarter} (annex 2)"))
+        for occupation in record.occupations:
+            for remuneration in occupation.remunerations:
+                if _bare(remuneration.code) not in known.remuneration:
+                    findings.append(Finding(code="00067-008", tag="RemunCode", value=remuneration.code,
+                                            line=remuneration.line, path=path,
+                                            message=f"remuneration code {remuneration.code} is not valid in quarter "
+                                            f"{header.quarter} (annex 7)"))
+            for service in occupation.services:
+                if _bare(service.code) not in known.service:
+                    findings.append(Finding(code="00062-008", tag="ServiceCode", value=service.code,
+                                            line=service.line, path=path,
+                                            message=f"working-time code {service.code} is not valid in quarter "
+                                            f"{header.quarter} (annex 8)"))
+    return findings

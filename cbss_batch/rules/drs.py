@@ -54,6 +54,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cbss_batch.codelists import load_codelist
 from cbss_batch.ids import is_valid_insz, is_valid_kbo, is_valid_noss, mask_insz
 from cbss_batch.records import BLOCKING, Finding, RiskDeclaration
 
@@ -73,39 +74,24 @@ DeclarationRule = Callable[[RiskDeclaration, date], list[Finding]]
 ALWAYS = date.min  # annex 12 begin-validity 1900/1: no first day
 
 
-def _variants(*codes: str, valid_to: date | None = None) -> dict[str, Validity]:
-    return dict.fromkeys(codes, (ALWAYS, valid_to))
+# Forms listed in annex 12 under another name, and validity the form's own glossary narrows.
+_ANNEX_FORM_NAMES = {"CWTEMP": "TWCT001"}
+_GLOSSARY_FROM = {("TWCT001", "006"): date(2018, 1, 1)}
 
 
-def _numbered(first: int, last: int) -> tuple[str, ...]:
-    return tuple(f"{number:03d}" for number in range(first, last + 1))
+def _load_risk_variants() -> dict[str, dict[str, Validity]]:
+    """Risk variants per form from our annex-12 data (``config/codelists/risk_identifications.csv``)."""
+    variants: dict[str, dict[str, Validity]] = {}
+    for entry in load_codelist("risk_identifications").all_entries():
+        form = entry.extra.get("form", "")
+        form = _ANNEX_FORM_NAMES.get(form, form)
+        start = _GLOSSARY_FROM.get((form, entry.code)) or (ALWAYS if entry.valid_from.year <= 1900
+                                                           else entry.valid_from)
+        variants.setdefault(form, {})[entry.code] = (start, entry.valid_to)
+    return variants
 
 
-RISK_VARIANTS: Mapping[str, Mapping[str, Validity]] = {
-    "WECH001": _variants(*_numbered(1, 4)),
-    "WECH002": _variants(*_numbered(1, 11)),
-    "WECH003": {**_variants("001"), **_variants("002", valid_to=date(2016, 9, 30))},
-    "WECH004": _variants("001", valid_to=date(2012, 3, 31)),
-    "WECH005": _variants(*_numbered(1, 11)),
-    "WECH006": {**_variants("001"), **_variants("002", valid_to=date(2016, 3, 31))},
-    "WECH007": _variants("001"),
-    "WECH008": {
-        **_variants("001", "003", "004", "007", "008", "010", "011", "012", "020", "021"),
-        **_variants("002", "005", "006", valid_to=date(2010, 3, 31)),
-    },
-    "WECH009": _variants("001", "002"),
-    "WECH010": _variants("001", "002"),
-    "WECH011": _variants("001"),
-    "ZIMA001": _variants(*_numbered(1, 8)),
-    "ZIMA002": _variants("001", "002"),
-    "ZIMA003": _variants("001"),
-    "ZIMA005": _variants(*_numbered(1, 4)),
-    "ZIMA006": _variants("001"),
-    "AOAT001": _variants("001", "002"),
-    "TWCT001": {**_variants(*_numbered(1, 5)), "006": (date(2018, 1, 1), None)},
-    "VBLV001": _variants("001"),
-    "BZMP001": _variants(*_numbered(1, 3), valid_to=date(2011, 6, 30)),
-}
+RISK_VARIANTS: Mapping[str, Mapping[str, Validity]] = _load_risk_variants()
 
 # --- zone-level facts per form (glossary) -------------------------------------------------------------
 INSZ_DOMAIN_CODE_FORMS = frozenset(

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
+
+from cbss_batch.codelists import load_codelist
 
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson
-from cbss_batch.rules.dmfa import DeclarationChecks, check_employment_relation, check_header, check_person
+from cbss_batch.rules.dmfa import (
+    DeclarationChecks,
+    KnownCodes,
+    check_codes,
+    check_employment_relation,
+    check_header,
+    check_person,
+)
+
+
+@lru_cache(maxsize=64)
+def known_codes(on: date) -> KnownCodes:
+    """The worker, remuneration and working-time codes valid on a day, from our code lists in config/."""
+    def bare(name: str, **where: str) -> frozenset[str]:
+        return frozenset(code.lstrip("0") or "0" for code in load_codelist(name).codes(on, **where))
+
+    return KnownCodes(worker=bare("worker_codes"), remuneration=bare("remuneration_codes", dmfa="yes"),
+                      service=bare("working_time_codes", dmfa="yes"))
 
 
 class DeclarationReview:
@@ -17,6 +37,7 @@ class DeclarationReview:
         self.header = header
         self.findings: list[Finding] = list(check_header(header, today))
         self._covered = covered if relation_class else None
+        self._codes = known_codes(header.quarter.start)
         self._relation_class = relation_class or "W"
         self._checks = DeclarationChecks(header)
         self.contributions = self.students = self.unrelated = self.deductions = 0
@@ -25,6 +46,7 @@ class DeclarationReview:
     def add_person(self, person: NaturalPerson) -> None:
         """Check a person and add its amounts to the declaration's totals."""
         self.findings.extend(check_person(self.header, person))
+        self.findings.extend(check_codes(self.header, person, self._codes))
         if self._covered is not None:
             self.findings.extend(check_employment_relation(self.header, person, self._covered, self._relation_class))
         self.findings.extend(self._checks.add_person(person))
