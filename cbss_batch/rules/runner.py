@@ -6,7 +6,6 @@ from datetime import date
 from functools import lru_cache
 
 from cbss_batch.codelists import load_codelist
-
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson
 from cbss_batch.rules.dmfa import (
     DeclarationChecks,
