@@ -163,8 +163,8 @@ def test_sample_mailbox_runs_as_shipped(tmp_path: Path) -> None:
     assert ws.cli("init").exit_code == 0
     summary = _run_json(ws, "run")
     assert isinstance(summary, dict)
-    assert (summary["sets"], summary["sets_accepted"], summary["sets_rejected"]) == (6, 5, 1)
-    assert (summary["declarations_accepted"], summary["declarations_refused"]) == (3, 3)
+    assert (summary["sets"], summary["sets_accepted"], summary["sets_rejected"]) == (7, 6, 1)
+    assert (summary["declarations_accepted"], summary["declarations_refused"]) == (4, 3)
 
 
 def test_validate_handles_dimona_and_social_risk_files(workspace: Workspace, tmp_path: Path, official: Path) -> None:
