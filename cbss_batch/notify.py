@@ -32,6 +32,21 @@ PATH_ORDER = ("Quarter", "NOSSRegistrationNbr", "NOSSLPARegistrationNbr", "Trust
 _PATH_RANK = {label: rank for rank, label in enumerate(PATH_ORDER)}
 
 
+def _noss(value: str | None) -> str:
+    """A NOSS number as the NOTI schema takes it (≤ 9 digits, at most 199999934), else 0."""
+    return value if value and value.isascii() and value.isdigit() and len(value) <= 9 and \
+        int(value) <= 199_999_934 else "0"
+
+
+def _company(value: str | None) -> str:
+    """A company number as the NOTI schema takes it (0, 9 or 10 digits, at most 1999999943), else 0."""
+    ok = value and value.isascii() and value.isdigit() and len(value) in (1, 9, 10) and int(value) <= 1_999_999_943
+    return value if ok and value is not None else "0"
+
+
+_SANITISE = {"NOSSRegistrationNbr": _noss, "CompanyID": _company}
+
+
 def printable_name(name: str) -> str:
     """A received name made safe for an answer: printable ASCII, at most 64 characters."""
     return _UNPRINTABLE.sub("?", name)[:_NAME_LIMIT] or "?"
@@ -138,8 +153,8 @@ def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime
         etree.SubElement(handled, tag).text = text
     if form.noss_number or form.company_id:
         employer = etree.SubElement(element, "EmployerId")
-        etree.SubElement(employer, "NOSSRegistrationNbr").text = form.noss_number or "0"
-        etree.SubElement(employer, "CompanyID").text = form.company_id or "0"
+        etree.SubElement(employer, "NOSSRegistrationNbr").text = _noss(form.noss_number)
+        etree.SubElement(employer, "CompanyID").text = _company(form.company_id)
     if form.insz:
         etree.SubElement(etree.SubElement(element, "NaturalPerson"), "INSS").text = form.insz
     if form.quarter:
@@ -151,7 +166,7 @@ def _noti_form(form: NotiForm, *, file_name: str, set_ticket: str, now: datetime
     for change in form.changes or ():
         line = etree.SubElement(element, "WorkerRecordIdentification")
         if form.noss_number:
-            etree.SubElement(line, "NOSSRegistrationNbr").text = form.noss_number
+            etree.SubElement(line, "NOSSRegistrationNbr").text = _noss(form.noss_number)
         etree.SubElement(line, "NaturalPersonSequenceNbr").text = str(change.sequence)
         etree.SubElement(line, "INSS").text = change.insz
         etree.SubElement(line, "EmployerClass").text = change.employer_class
@@ -223,5 +238,5 @@ def anomaly_report(finding: Finding) -> etree._Element:
     if keys:
         path = etree.SubElement(report, "Path")
         for label, value in dict(keys).items():
-            etree.SubElement(path, label).text = value
+            etree.SubElement(path, label).text = _SANITISE[label](value) if label in _SANITISE else value
     return report

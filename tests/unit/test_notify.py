@@ -282,3 +282,22 @@ def test_any_received_name_becomes_printable_and_at_most_64_characters(name: str
     printable = printable_name(name)
     assert 1 <= len(printable) <= 64
     assert all("!" <= char <= "~" for char in printable)
+
+
+def test_numbers_the_notification_cannot_hold_become_zero_and_it_stays_valid(tmp_path: Path) -> None:
+    official = Path(__file__).resolve().parents[2].parent / "shared" / "official"
+    if not official.is_dir():
+        pytest.skip(f"official reference data not found at {official}")
+    finding = Finding(code="00011-004", anomaly_class="W", message="m", line=3,
+                      path=(("NOSSRegistrationNbr", "999999999"), ("CompanyID", "9999999999")))
+    form = NotiForm(identification="WECH001", created_on=date(2026, 11, 20), created_at="10:00:00.000",
+                    noss_number="999999999", company_id="9999999999", quarter=None, ticket="CB1", accepted=True,
+                    findings=(finding,))
+    path = tmp_path / "noti.xml"
+    write_noti(path, file_name="GO.WECH.006400.20261120.00001.T.1", set_ticket="CB0", forms=[form],
+               now=datetime(2026, 11, 28, 12))
+    schema = etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / "NOTIFICATION_20223.xsd")))
+    document = etree.parse(str(path))
+    assert schema.validate(document), schema.error_log
+    assert document.findtext("Form/EmployerId/NOSSRegistrationNbr") == "0"
+    assert document.findtext("Form/HandlingResult/AnomalyReport/Path/CompanyID") == "0"
