@@ -16,9 +16,8 @@ from typing import IO, Any
 
 from lxml import etree
 
-from cbss_batch.parse.dmfa import InvalidDocument
+from cbss_batch.parse.forms import stream_forms
 from cbss_batch.records import DimonaDeclaration
-from cbss_batch.xmlsafe import PARSER_OPTIONS
 
 ROOT = "Dimona"
 STREAMED_BLOCKS = ("Form",)
@@ -28,28 +27,7 @@ ACTIONS = {"DimonaIn": "IN", "DimonaOut": "OUT", "DimonaUpdate": "UPDATE", "Dimo
 
 def read_dimona(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[DimonaDeclaration]:
     """Each Form of the document as a DimonaDeclaration, in document order."""
-    etree.clear_error_log()
-    context = etree.iterparse(source, events=("end",), tag=("Form", ROOT), schema=schema, **PARSER_OPTIONS)
-    index = 0
-    closed = False
-    try:
-        for _event, element in context:
-            if element.tag == ROOT:
-                closed = True
-                continue
-            if element.getparent() is None or element.getparent().tag != ROOT:
-                continue  # a nested element named Form: not a declaration
-            index += 1
-            yield _read_form(element, index)
-            element.clear(keep_tail=True)
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise InvalidDocument(str(exc)) from exc
-    except (ValueError, LookupError, TypeError, AttributeError) as exc:
-        raise InvalidDocument(f"unreadable value: {exc.__class__.__name__}: {exc}") from exc
-    if not closed:
-        raise InvalidDocument("the document ended before its root element was closed")
+    return stream_forms(source, ROOT, schema, _read_form)
 
 
 def _text(element: Any) -> str | None:

@@ -13,9 +13,9 @@ from typing import IO, Any
 
 from lxml import etree
 
-from cbss_batch.parse.dmfa import InvalidDocument, _read_worker_record
+from cbss_batch.parse.dmfa import _read_worker_record
+from cbss_batch.parse.forms import stream_forms
 from cbss_batch.records import DmfaModification, PersonUpdate, Quarter, WorkerLineUpdate
-from cbss_batch.xmlsafe import PARSER_OPTIONS
 
 ROOT = "DmfAUpdate"
 STREAMED_BLOCKS = ("Form",)
@@ -23,28 +23,7 @@ STREAMED_BLOCKS = ("Form",)
 
 def read_dmfa_update(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[DmfaModification]:
     """Each Form of the document, in document order."""
-    etree.clear_error_log()
-    context = etree.iterparse(source, events=("end",), tag=("Form", ROOT), schema=schema, **PARSER_OPTIONS)
-    index = 0
-    closed = False
-    try:
-        for _event, element in context:
-            if element.tag == ROOT and element.getparent() is None:
-                closed = True
-                continue
-            if element.tag != "Form" or element.getparent() is None or element.getparent().tag != ROOT:
-                continue
-            index += 1
-            yield _read_form(element, index)
-            element.clear(keep_tail=True)
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise InvalidDocument(str(exc)) from exc
-    except (ValueError, LookupError, TypeError, AttributeError) as exc:
-        raise InvalidDocument(f"unreadable value: {exc.__class__.__name__}: {exc}") from exc
-    if not closed:
-        raise InvalidDocument("the document ended before its root element was closed")
+    return stream_forms(source, ROOT, schema, _read_form)
 
 
 def _text(element: Any) -> str | None:

@@ -13,9 +13,8 @@ from typing import IO, Any
 
 from lxml import etree
 
-from cbss_batch.parse.dmfa import InvalidDocument
+from cbss_batch.parse.forms import stream_forms
 from cbss_batch.records import RiskDeclaration
-from cbss_batch.xmlsafe import PARSER_OPTIONS
 
 SCENARIO_TYPES = {"WECH": "WECH", "ZIMA": "ZIMA", "AOAT": "AOAT", "TWCT": "TWCT", "VBLV": "VBLV"}
 STREAMED_BLOCKS = ("Form",)
@@ -52,28 +51,7 @@ def is_scenario_root(root: str) -> bool:
 
 def read_drs(source: IO[bytes], root: str, schema: etree.XMLSchema | None) -> Iterator[RiskDeclaration]:
     """Each Form of a ``root`` document as a RiskDeclaration, in document order."""
-    etree.clear_error_log()
-    context = etree.iterparse(source, events=("end",), tag=("Form", root), schema=schema, **PARSER_OPTIONS)
-    index = 0
-    closed = False
-    try:
-        for _event, element in context:
-            if element.tag == root and element.getparent() is None:
-                closed = True
-                continue
-            if element.tag != "Form" or element.getparent() is None or element.getparent().getparent() is not None:
-                continue
-            index += 1
-            yield _read_form(element, root, index)
-            element.clear(keep_tail=True)
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise InvalidDocument(str(exc)) from exc
-    except (ValueError, LookupError, TypeError, AttributeError) as exc:
-        raise InvalidDocument(f"unreadable value: {exc.__class__.__name__}: {exc}") from exc
-    if not closed:
-        raise InvalidDocument("the document ended before its root element was closed")
+    return stream_forms(source, root, schema, lambda form, index: _read_form(form, root, index))
 
 
 def _leaves(element: Any, prefix: str) -> Iterator[tuple[str, str, str]]:
