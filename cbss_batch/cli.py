@@ -235,7 +235,7 @@ def _render_show(d: dict[str, Any]) -> None:
     if d.get("kind") == "person":
         _render_person(d)
         return
-    skip = {"files", "declarations", "answers", "anomalies", "file_anomalies"}
+    skip = {"files", "declarations", "answers", "anomalies", "file_anomalies", "benefits"}
     for key, value in d.items():
         if key not in skip and value is not None:
             click.echo(f"{key}: {value}")
@@ -256,6 +256,10 @@ def _render_show(d: dict[str, Any]) -> None:
             click.echo(f"declaration {decl['ticket']}: NOSS {decl['noss_number']} quarter {decl['quarter']}, "
                        f"{decl['persons']} persons, {verdict}, net owed declared "
                        f"{decl['net_owed_declared']} computed {decl['net_owed_computed']}")
+    for b in d.get("benefits", []):
+        extras = ", cap applied" if b["cap_applied"] else ""
+        click.echo(f"benefit {b['kind']} ({b['phase']}): {b['daily_amount']} EUR a day on a daily wage of "
+                   f"{b['daily_basis']}{extras}")
     for answer in d.get("answers", []):
         click.echo(f"answer {answer['kind']}: {answer['folder']}/{answer['name']} ({answer['state']})")
 

@@ -7,20 +7,27 @@ is stored in typed columns for the benefit calculation; all other declared zones
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection, and_, or_, select
 
+from cbss_batch.calculate.benefits import benefits_for
+from cbss_batch.calculate.parameters import Parameters, load_parameters
+from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.drs import read_drs
 from cbss_batch.records import Finding, RiskDeclaration
 from cbss_batch.rules.drs import check_employment_relation, check_end_of_contract, check_risk_declaration
 from cbss_batch.store.queries import new_ticket
-from cbss_batch.store.tables import employment_periods, risk_declarations
+from cbss_batch.store.tables import benefit_calculations, employment_periods, risk_declarations
 from cbss_batch.xmlsafe import load_schema
+
+log = logging.getLogger(__name__)
 
 
 def schema_name(xsd_dir: Path, root: str) -> str:
@@ -73,7 +80,9 @@ def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, s
         if decl.scenario == "WECH001":
             findings += check_end_of_contract(decl, _dimona_end(conn, decl))
         outcome = RiskOutcome(decl, new_ticket(conn, today), findings)
-        _record(conn, outcome, set_id)
+        risk_id = _record(conn, outcome, set_id)
+        if outcome.is_accepted:
+            _record_benefits(conn, risk_id, decl)
         loaded.declarations.append(outcome)
         loaded.rows += 1
     return loaded
@@ -120,7 +129,7 @@ def _dimona_end(conn: Connection, decl: RiskDeclaration) -> date | None:
         .limit(1)).scalar()
 
 
-def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> None:
+def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> int:
     d = outcome.declaration
     result = conn.execute(risk_declarations.insert().values(
         set_id=set_id, ticket=outcome.ticket, form_index=d.form_index, scenario=d.scenario,
@@ -136,3 +145,28 @@ def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> None:
         accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0, line=d.line))
     key = result.inserted_primary_key
     assert key is not None
+    return int(key[0])
+
+
+@lru_cache(maxsize=1)
+def _parameters() -> Parameters:
+    return load_parameters()
+
+
+def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration) -> None:
+    """Store the benefits per day the declaration opens (CALCULATIONS.md §3), with the parameter versions used.
+
+    A declaration whose date falls where the parameters have no value (a period the configuration
+    does not cover yet) gets none; the log says which parameter is missing.
+    """
+    try:
+        results = benefits_for(decl, _parameters())
+    except ConfigError as exc:
+        log.warning("no benefit computed for %s form %d: %s", decl.scenario, decl.form_index, exc)
+        return
+    for r in results:
+        conn.execute(benefit_calculations.insert().values(
+            risk_declaration_id=risk_id, kind=r.kind, phase=r.phase, daily_amount=str(r.daily_amount),
+            daily_basis=str(r.daily_basis), cap_applied=r.cap_applied, minimum_applied=r.minimum_applied,
+            employer_supplement=str(r.employer_supplement), paid_days_per_week=r.paid_days_per_week,
+            parameters=json.dumps(list(r.parameters)), notes="; ".join(r.notes) or None))

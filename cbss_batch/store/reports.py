@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 from cbss_batch.errors import NotFound
 from cbss_batch.store.tables import (
     anomalies,
+    benefit_calculations,
     declarations,
     dimona_declarations,
     employment_period_versions,
@@ -128,8 +129,16 @@ def _risk_dict(r: Any) -> dict[str, Any]:
 
 def _show_risk(conn: Connection, r: Any) -> dict[str, Any]:
     parent = conn.execute(select(file_sets).where(file_sets.c.id == r.set_id)).one()
+    benefits = [{"kind": b.kind, "phase": b.phase, "daily_amount": b.daily_amount, "daily_basis": b.daily_basis,
+                 "cap_applied": b.cap_applied, "minimum_applied": b.minimum_applied,
+                 "employer_supplement": b.employer_supplement, "paid_days_per_week": b.paid_days_per_week,
+                 "parameters": json.loads(b.parameters), "notes": b.notes}
+                for b in conn.execute(select(benefit_calculations)
+                                      .where(benefit_calculations.c.risk_declaration_id == r.id)
+                                      .order_by(benefit_calculations.c.id))]
     return {"kind": "risk", **_risk_dict(r), "set_ticket": parent.ticket, "set_name": parent.answer_name,
-            "form": r.form_index, "line": r.line, "anomalies": _anomaly_dicts(conn, ticket=r.ticket)}
+            "form": r.form_index, "line": r.line, "benefits": benefits,
+            "anomalies": _anomaly_dicts(conn, ticket=r.ticket)}
 
 
 def _show_person(conn: Connection, insz: str) -> dict[str, Any]:

@@ -394,3 +394,21 @@ declaration_versions = Table(
     Column("result_code", Integer, nullable=False),
     Column("line", Integer),
 )
+
+# --- Benefits computed from social-risk declarations ---------------------------------------------------
+
+benefit_calculations = Table(
+    "benefit_calculations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("risk_declaration_id", Integer, ForeignKey("risk_declarations.id"), nullable=False, index=True),
+    Column("kind", String, nullable=False),  # FULL_UNEMPLOYMENT, TEMPORARY_UNEMPLOYMENT, SICKNESS, MATERNITY, …
+    Column("phase", String),
+    Column("daily_amount", String, nullable=False),  # EUR, exact decimal text (to the cent)
+    Column("daily_basis", String, nullable=False),  # EUR, 4 decimals
+    Column("cap_applied", Boolean, nullable=False),
+    Column("minimum_applied", Boolean, nullable=False),
+    Column("employer_supplement", String, nullable=False),
+    Column("paid_days_per_week", Integer),
+    Column("parameters", Text, nullable=False),  # JSON list of parameter versions used ("name@valid_from")
+    Column("notes", Text),
+)

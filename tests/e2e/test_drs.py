@@ -177,3 +177,23 @@ def test_a_scenario_filed_under_another_type_is_refused(workspace: Workspace) ->
     assert workspace.cli("run").exit_code == 0
     acrf = etree.parse(str(workspace.out() / "FO.ACRF.999999.20261128.00001.T"))
     assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-158"]
+
+
+def test_benefits_are_computed_stored_and_shown(workspace: Workspace) -> None:
+    # CALCULATIONS.md §3.6: monthly gross 4 000.00 → daily wage 153.8462; sickness 60 % = 92.31 a day;
+    # maternity 82 % (days 1-30) = 126.15 and 75 % (from day 31) = 115.38.
+    _run(workspace, zima001(insz=MAN, risk="001", start=date(2025, 1, 15), last_day=date(2025, 1, 14),
+                            amount=400000), "ZIMA", 1)
+    _run(workspace, zima001(insz=WOMAN, risk="002", start=date(2025, 3, 3), last_day=date(2025, 2, 28),
+                            amount=400000), "ZIMA", 2)
+    rows = _rows(workspace, "select r.scenario, r.risk_codes, b.kind, b.daily_basis, b.daily_amount "
+                            "from benefit_calculations b join risk_declarations r on r.id = b.risk_declaration_id "
+                            "order by b.id")
+    assert [(kind, basis, amount) for _, _, kind, basis, amount in rows] == [
+        ("sickness.primary_incapacity", "153.8462", "92.31"), ("maternity.rest", "153.8462", "126.15"),
+        ("maternity.rest", "153.8462", "115.38")]
+    ticket = str(_rows(workspace, "select ticket from risk_declarations order by id limit 1")[0][0])
+    shown = json.loads(workspace.cli("--json", "show", ticket).output)
+    assert [(b["kind"], b["daily_amount"]) for b in shown["benefits"]] == [("sickness.primary_incapacity", "92.31")]
+    assert any(p.startswith("benefits.sickness.primary.rate@") for p in shown["benefits"][0]["parameters"])
+    assert "benefit sickness.primary_incapacity" in workspace.cli("show", ticket).output
