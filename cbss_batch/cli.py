@@ -88,7 +88,8 @@ def init(ctx: Context) -> None:
     s = ctx.settings
     for folder in (s.inbox, s.outbox, s.archive, s.work):
         folder.mkdir(parents=True, exist_ok=True)
-    s.archive.chmod(0o700)
+    for private in (s.archive, s.work):  # received bytes and answers before delivery: owner only
+        private.chmod(0o700)
     upgrade(s.database_url)
     data = {"inbox": str(s.inbox), "outbox": str(s.outbox), "archive": str(s.archive),
             "database": _safe_url(s.database_url), "schema": head_revision(s.database_url)}

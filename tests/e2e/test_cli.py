@@ -30,6 +30,9 @@ def test_init_is_safe_to_repeat(workspace: Workspace) -> None:
     assert first == second
     assert isinstance(first, dict) and first["schema"] == SCHEMA_HEAD
     assert (workspace.root / "var" / "archive").is_dir()
+    for private in ("var/archive", "var/work"):
+        assert (workspace.root / private).stat().st_mode & 0o777 == 0o700
+    assert (workspace.root / "var" / "cbss.db").stat().st_mode & 0o777 == 0o600
 
 
 def test_run_reports_a_summary_in_json(workspace: Workspace) -> None:
