@@ -34,6 +34,7 @@ from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.store import queries
+from cbss_batch.store.session import STORE_ERRORS
 from cbss_batch.xmlcheck import ParallelCheck
 from cbss_batch.xmlsafe import ChainedReader, diagnose, screen_prolog
 
@@ -305,9 +306,9 @@ def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int) -
         return _process(settings, engine, clock, set_id)
     except RejectedFile as exc:
         return _reject(settings, engine, clock, set_id, list(exc.codes) or ["088"], exc.reason)
-    except BatchError:
-        raise
-    except (OSError, ValueError, LookupError, TypeError) as exc:
+    except (BatchError, *STORE_ERRORS):
+        raise  # the run cannot go on (configuration, database): stop with a clear message
+    except Exception as exc:
         # A defect or an unexpected input must not stop the run: the set is refused and kept for reprocessing.
         log.exception("set %d could not be processed", set_id)
         return _reject(settings, engine, clock, set_id, ["163"], f"processing failed: {exc.__class__.__name__}",
@@ -319,7 +320,11 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
         row = queries.set_row(conn, set_id)
         files = queries.set_files(conn, set_id)
     names = {f.name: read_name(Path(f.name)).name for f in files}
-    go = next(n for n in names.values() if n and n.prefix == "GO")
+    go = next((n for n in names.values() if n and n.prefix == "GO"), None)
+    if go is None:  # a refused name or a set without GO whose answer a crash interrupted: answer it now
+        error = next((e for f in files if (e := read_name(Path(f.name)).error) is not None), None)
+        return _reject(settings, engine, clock, set_id, [error.code if error else "130"],
+                       error.reason if error else "no GO file arrived for these files")
     codes = _set_level_codes(settings, clock, row, go, files, names)
     if codes:
         return _reject(settings, engine, clock, set_id, codes, "the set fails the file checks")

@@ -278,3 +278,23 @@ def test_logs_never_show_a_full_national_number() -> None:
     record = __import__("logging").LogRecord("x", 20, "f", 1, "person %s refused", ("85073003328",), None)
     assert MaskInsz().filter(record)
     assert record.getMessage() == "person 850730-***-** refused"
+
+
+def test_a_refused_name_interrupted_before_its_answer_is_answered_on_the_next_run(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch import pipeline
+
+    bad = workspace.inbox / "006400" / "INTEST" / "GO.DMFA.006400.2026112.00001.T.1"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(b"")
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(pipeline, "_reject", crash)
+    assert workspace.cli("run").exit_code == 1
+    assert _rows(workspace, "select state from file_sets") == [("received",)]
+    monkeypatch.undo()
+    assert workspace.cli("run").exit_code == 0
+    acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
+    assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-109"]
