@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -53,11 +53,11 @@ class ParameterValue:
     valid_to: date | None = None  # inclusive; None: until the next entry, or for good
     source: str
     kind: str = "decimal"
+    version: str = field(init=False, compare=False)  # ``name@YYYY-MM-DD``: the entry's identity for audit trails
 
-    @property
-    def version(self) -> str:
-        """The entry's identity for audit trails: ``name@YYYY-MM-DD`` (its valid_from)."""
-        return f"{self.name}@{self.valid_from:%Y-%m-%d}"
+    def __post_init__(self) -> None:
+        # Computed once: every calculation line records it, so a property would format it millions of times.
+        object.__setattr__(self, "version", f"{self.name}@{self.valid_from.isoformat()}")
 
     @property
     def decimal(self) -> Decimal:
@@ -87,9 +87,19 @@ class Parameters:
 
     histories: Mapping[str, tuple[ParameterValue, ...]]
     files: Mapping[str, str]  # parameter name → the file that defines it, for messages
+    # Look-ups already answered: a calculation asks the same (name, day) for every worker line.
+    _found: dict[tuple[str, date], ParameterValue] = field(default_factory=dict, init=False, compare=False,
+                                                          repr=False)
 
     def get(self, name: str, on: date) -> ParameterValue:
         """The entry of ``name`` in force on ``on``; ConfigError when none is."""
+        key = (name, on)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._lookup(name, on)
+        return found
+
+    def _lookup(self, name: str, on: date) -> ParameterValue:
         history = self.histories.get(name)
         if history is None:
             known = ", ".join(sorted(self.histories)) or "none"
