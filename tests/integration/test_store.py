@@ -105,3 +105,16 @@ def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path) -
     acrfs = [etree.parse(str(p)) for p in sorted(ws.out().glob("FO.ACRF.*"))]
     assert [a.findtext("Form/ReceptionResult/ResultCode") for a in acrfs] == ["1", "0"]
     assert [e.text for e in acrfs[1].iter("ErrorID")] == ["ACRF-091"]
+
+
+def test_migrations_build_exactly_the_tables_the_code_declares(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cbss_batch.store.tables import metadata
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert differences == []
