@@ -38,6 +38,7 @@ SCHEMA_NAME = "DmfAOriginal_20223.xsd"
 ORDINARY_RATE = 3807  # worker 13.07 % + employer 25.00 %, category 1
 RATE_809 = {True: 18, False: 23}  # closure fund: fewer than 20 workers / 20 or more
 RATE_810, RATE_831, RATE_855, RATE_859 = 17, 23, 169, 10
+RATE_255, RATE_256 = 2, 1  # special work-accident contribution; asbestos fund (quarters 1-3 only)
 WORKER_RATE = 1307  # personal share only; caps the work-bonus deduction 0001
 EMPLOYER_CLASS = "010"  # private employer, white-collars in JC 200, blue-collars without a sector fund
 _PART_TIME = ((4, 5, 400), (1, 2, 500), (1, 2, 250), (3, 4, 500), (3, 5, 300))  # fraction, days/week × 100
@@ -533,6 +534,9 @@ def _draw_workers(plan: _Plan) -> Iterator[_Worker]:
         if special:
             contributions.append(("856", 0, None, special))
         contributions.append(("859", 0, basis, _percent(basis, RATE_859)))
+        contributions.append(("255", 0, basis, _percent(basis, RATE_255)))
+        if not is_q4:
+            contributions.append(("256", 0, basis, _percent(basis, RATE_256)))
         deduction = 0
         if fte_monthly < 300_000:
             bonus_month = min(19_400, _div_half_up((300_000 - fte_monthly) * 30, 100))

@@ -9,6 +9,7 @@ declaration is refused on its own and the others in the file are unaffected.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,9 +20,15 @@ from typing import IO, Protocol
 from lxml import etree
 from sqlalchemy import Connection, update
 
+from cbss_batch.calculate.contributions import Employer
+from cbss_batch.calculate.kernel import RateSnapshot, compute_line
+from cbss_batch.calculate.parameters import project_parameters
+from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
+from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
 from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
+from cbss_batch.rules.amounts import compare_line
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
@@ -31,6 +38,7 @@ from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
 __all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
 
 DMFA_SCHEMA = "DmfAOriginal_20223.xsd"
+log = logging.getLogger(__name__)
 
 
 def schema(path: Path) -> etree.XMLSchema:
@@ -78,10 +86,24 @@ class DeclarationOutcome:
     ticket: str
     findings: list[Finding] = field(default_factory=list)
     totals: DeclarationTotals = field(default_factory=DeclarationTotals)
+    corrections: list[WorkerLineCorrection] = field(default_factory=list)  # where our amounts replace declared
+    net_owed_computed: int = 0  # cents, with the contributions as accepted
 
     @property
     def is_accepted(self) -> bool:
         return not any(f.is_blocking for f in self.findings)
+
+    def correction(self, now_version: int = 1) -> DeclarationCorrection | None:
+        """The DMNO content for this declaration, None when our figures equal the declared ones."""
+        header = self.header
+        if not self.is_accepted or (not self.corrections and self.net_owed_computed == header.net_owed_amount):
+            return None
+        if not self.corrections:
+            return None  # only the total differs (deductions or employer-level lines): the NOTI says it
+        return DeclarationCorrection(header=header, ticket=self.ticket, declaration_pid=str(self.declaration_id),
+                                     version=now_version, lines=tuple(self.corrections),
+                                     net_owed_declared=header.net_owed_amount,
+                                     net_owed_corrected=self.net_owed_computed)
 
     def noti_form(self) -> NotiForm:
         """This declaration as a NOTI ``Form``."""
@@ -105,8 +127,10 @@ class _Declaration:
     """One declaration being staged: its row, ticket and the review of its rules."""
 
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
-                 relation_class: str | None) -> None:
+                 relation_class: str | None, workers: int | None) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
+        self.snapshot = _rate_snapshot(header, workers)
+        self.contributions = self.students = 0  # as accepted: ours where we compute them
         covered = (employment_coverage(conn, header.noss_number, header.company_id, header.quarter.start,
                                        header.quarter.end) if relation_class else None)
         self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class)
@@ -119,8 +143,25 @@ class _Declaration:
             line=header.line))
 
 
+def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | None:
+    """The contribution rates for this declaration, or None when they cannot be computed.
+
+    SIMPLIFIED: the employer's size is the number of workers in this declaration, and the employer
+    is taken as commercial, profit-making and subject to unemployment insurance (category 1): the
+    employer repertory is not available to us.
+    """
+    if workers is None:
+        return None
+    try:
+        return RateSnapshot.build(header.quarter, Employer(workers=workers), project_parameters())
+    except ConfigError as exc:
+        log.warning("contributions of quarter %s are not computed: %s", header.quarter, exc)
+        return None
+
+
 def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
-              batch_rows: int, relation_class: str | None = None) -> LoadedSet:
+              batch_rows: int, relation_class: str | None = None,
+              person_counts: list[int] | None = None) -> LoadedSet:
     """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
 
     With ``schema_path`` the stream is validated as it is read; without, the caller validates the
@@ -132,7 +173,9 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
     current: _Declaration | None = None
     for event in read_dmfa(source, schema(schema_path) if schema_path else None):
         if current is None or current.outcome.header is not event.header:
-            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class)
+            index = event.header.form_index - 1
+            workers = person_counts[index] if person_counts is not None and index < len(person_counts) else None
+            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
         elif isinstance(event, UnrelatedRead):
@@ -155,6 +198,14 @@ def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson,
     person_id = stage_natural_person(writer, person, decl_id, set_id)
     for record in person.worker_records:
         stage_worker_record(writer, record, person_id=person_id, declaration_id=decl_id, set_id=set_id)
+        if decl.snapshot is not None:
+            review = compare_line(decl.outcome.header, person, record, compute_line(record, decl.snapshot))
+            decl.review.findings.extend(review.findings)
+            decl.contributions += review.contributions_cents
+            decl.students += review.student_cents
+            if review.corrections:
+                decl.outcome.corrections.append(WorkerLineCorrection(person.sequence, person.insz, record,
+                                                                     review.corrections))
     writer.flush_full()
 
 
@@ -200,8 +251,19 @@ def _finish(conn: Connection, decl: _Declaration) -> None:
     totals = decl.review.finish()
     outcome.totals = totals
     outcome.findings = decl.review.findings
+    outcome.net_owed_computed = totals.net_owed
+    if decl.snapshot is not None:
+        ours = max(0, decl.contributions + decl.students + totals.unrelated - totals.deductions)
+        outcome.net_owed_computed = ours
+        declared = outcome.header.net_owed_amount
+        if ours != declared and not any(f.code == "00015-007" for f in outcome.findings):
+            outcome.findings.append(Finding(
+                code="00015-007", anomaly_class="P", tag="NetOwedAmount", value=str(declared),
+                line=outcome.header.employer_line, path=(("NOSSRegistrationNbr", outcome.header.noss_number),),
+                message=f"declared {declared / 100:.2f} EUR, computed {ours / 100:.2f} EUR with the contributions "
+                        "as corrected; the computed amount is owed"))
     conn.execute(update(declarations).where(declarations.c.id == outcome.declaration_id).values(
-        net_owed_computed=totals.net_owed, persons=totals.persons, worker_records=totals.worker_records,
+        net_owed_computed=outcome.net_owed_computed, persons=totals.persons, worker_records=totals.worker_records,
         accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0))
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
+from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.intake import Candidate, read_name, scan_inbox
@@ -54,14 +55,15 @@ class MessageKind:
 
 
 def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                    settings: Settings, clock: Clock) -> Any:
+                    settings: Settings, clock: Clock, paths: list[Path]) -> Any:
     return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
                              batch_rows=settings.batch_rows,
-                             relation_class=settings.missing_employment_relation_class)
+                             relation_class=settings.missing_employment_relation_class,
+                             person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None)
 
 
 def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                      settings: Settings, clock: Clock) -> Any:
+                      settings: Settings, clock: Clock, paths: list[Path]) -> Any:
     return personnel.load_dimona(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
                                  now=clock.now())
 
@@ -70,7 +72,7 @@ def _risk_kind(settings: Settings, root: str) -> MessageKind:
     """The scenario is the root element: its own schema, the same loader for every scenario."""
 
     def load(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, settings: Settings,
-             clock: Clock) -> Any:
+             clock: Clock, paths: list[Path]) -> Any:
         return risks.load_risks(conn, source, root=root, set_id=set_id, schema_path=schema_path,
                                 today=clock.today(), relation_class=settings.missing_employment_relation_class)
 
@@ -78,7 +80,7 @@ def _risk_kind(settings: Settings, root: str) -> MessageKind:
 
 
 def _load_modification_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                            settings: Settings, clock: Clock) -> Any:
+                            settings: Settings, clock: Clock, paths: list[Path]) -> Any:
     return modifications.load_modifications(conn, source, set_id=set_id, schema_path=schema_path,
                                             today=clock.today(), batch_rows=settings.batch_rows)
 
@@ -420,7 +422,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
         with engine.begin() as conn, _reader(paths) as source:
             try:
                 loaded = kind.load(conn, source, set_id=row.id, schema_path=None if check else schema_path,
-                                   settings=settings, clock=clock)
+                                   settings=settings, clock=clock, paths=paths)
             except (ValueError, LookupError, TypeError, AttributeError) as exc:
                 # Without the schema in the stream, a structurally wrong document can trip the reader.
                 raise InvalidDocument(f"unreadable document: {exc.__class__.__name__}: {exc}") from exc
@@ -440,6 +442,11 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
             _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
                 file_name=row.answer_name, ticket=row.ticket, accepted=True, error_codes=(), now=now))
             _queue_noti(settings, conn, clock, row, loaded, now)
+            for outcome in loaded.declarations:
+                correction = outcome.correction() if hasattr(outcome, "correction") else None
+                if correction is not None:
+                    _queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
+                                  parts=(1, 1))
             queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
                           detail=f"{accepted} declarations accepted, {refused} refused")
     except InvalidDocument as exc:
@@ -463,8 +470,9 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
     return SetOutcome(row.ticket, "accepted", accepted, refused)
 
 
-def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes) -> None:
-    name, path = _answer_slot(settings, conn, clock, row, kind)
+def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes,
+                  parts: tuple[int, int] | None = None) -> None:
+    name, path = _answer_slot(settings, conn, clock, row, kind, parts)
     sha, size = outbox.write_body(path, body)
     queries.add_outbound(conn, set_id=row.id, mailbox=row.mailbox, folder=_out_folder(row.environment), kind=kind,
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=clock.now())
@@ -480,10 +488,11 @@ def _queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, lo
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=now)
 
 
-def _answer_slot(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str) -> tuple[FileName, Path]:
+def _answer_slot(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str,
+                 parts: tuple[int, int] | None = None) -> tuple[FileName, Path]:
     folder = _out_folder(row.environment)
     sequence = queries.next_answer_sequence(conn, row.mailbox, folder, clock.today())
-    name = answer_name(kind, settings.transfer_point, clock.today(), sequence, row.environment)
+    name = answer_name(kind, settings.transfer_point, clock.today(), sequence, row.environment, parts=parts)
     return name, settings.work / row.mailbox / folder / str(name)
 
 

@@ -10,14 +10,13 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection, and_, or_, select
 
 from cbss_batch.calculate.benefits import benefits_for
-from cbss_batch.calculate.parameters import Parameters, load_parameters
+from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.drs import read_drs
@@ -148,11 +147,6 @@ def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> int:
     return int(key[0])
 
 
-@lru_cache(maxsize=1)
-def _parameters() -> Parameters:
-    return load_parameters()
-
-
 def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration) -> None:
     """Store the benefits per day the declaration opens (CALCULATIONS.md §3), with the parameter versions used.
 
@@ -160,7 +154,7 @@ def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration) -> N
     does not cover yet) gets none; the log says which parameter is missing.
     """
     try:
-        results = benefits_for(decl, _parameters())
+        results = benefits_for(decl, project_parameters())
     except ConfigError as exc:
         log.warning("no benefit computed for %s form %d: %s", decl.scenario, decl.form_index, exc)
         return

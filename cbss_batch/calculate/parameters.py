@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
@@ -133,6 +134,12 @@ class Parameters:
     def __contains__(self, name: object) -> bool:
         """True when a parameter of that name is defined."""
         return name in self.histories
+
+
+@lru_cache(maxsize=4)
+def project_parameters(folder: Path = DEFAULT) -> Parameters:
+    """The parameters of ``config/parameters`` loaded once per process (the intake's calculations)."""
+    return load_parameters(folder)
 
 
 def load_parameters(folder: Path = DEFAULT) -> Parameters:

@@ -37,6 +37,8 @@ RATES = {
     "831": Decimal("0.0023"),
     "855": Decimal("0.0169"),
     "859": Decimal("0.0010"),
+    "255": Decimal("0.0002"),
+    "256": Decimal("0.0001"),
 }
 BASIS_CODES = {"001", "002", "003", "004", "005", "006", "007"}
 
@@ -144,7 +146,7 @@ def test_contribution_lines_follow_the_rates_rounded_half_up() -> None:
             basis = half_up(Decimal(wages) * Decimal("1.08")) if code == "015" else wages
             lines = {c.findtext("ContributionWorkerCode"): c for c in record.iter("WorkerContribution")}
             rates = dict(RATES, **{"809": Decimal("0.0018") if workers < 20 else Decimal("0.0023")})
-            expected = {"809", "810", "859", code} | ({"831"} if code == "495" else set())
+            expected = {"809", "810", "859", "255", "256", code} | ({"831"} if code == "495" else set())
             expected |= {"855"} if workers >= 10 else set()
             assert expected <= set(lines) <= expected | {"856"}
             for contribution_code, line in lines.items():

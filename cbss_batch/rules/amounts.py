@@ -1,0 +1,79 @@
+"""Declared versus computed contributions of a DmfA worker line (CALCULATIONS.md §1, issue "exact to the cent").
+
+Our calculation replaces a declared amount that differs (00085-044, class P; 00077-044 for a student
+contribution) and adds a contribution that is due but not declared (90001-001, class P: the
+WorkerContribution "not present"). The declaration stays accepted: class P anomalies only tell the
+sender that the figures used from now on are ours, and a DMNO carries the declared and corrected
+amounts. Contributions we do not compute (856, 862, …) are taken as declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cbss_batch.calculate.kernel import ComputedAmount
+from cbss_batch.dmno import ContributionCorrection
+from cbss_batch.records import DmfaHeader, Finding, NaturalPerson, WorkerRecord
+from cbss_batch.rules.dmfa import finding_path
+
+PERCENTAGE = "P"
+STUDENT_CODES = frozenset({"840", "841"})
+
+
+@dataclass(frozen=True, slots=True)
+class LineReview:
+    """What the comparison of one worker line found: anomalies, corrections and the amounts now owed."""
+
+    findings: tuple[Finding, ...]
+    corrections: tuple[ContributionCorrection, ...]
+    contributions_cents: int  # worker-line contributions as accepted (ours where we compute them)
+    student_cents: int
+
+
+def _euros(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def compare_line(header: DmfaHeader, person: NaturalPerson, record: WorkerRecord,
+                 computed: tuple[ComputedAmount, ...]) -> LineReview:
+    """Compare the declared contributions of ``record`` with ``computed`` (our calculation of the line)."""
+    declared = {c.worker_code: c for c in record.contributions if c.kind == "worker"}
+    student = next((c for c in record.contributions if c.kind == "student"), None)
+    path = finding_path(header, person, record)
+    findings: list[Finding] = []
+    corrections: list[ContributionCorrection] = []
+    total = student_total = 0
+    computed_codes = set()
+    for line in computed:
+        if line.code in STUDENT_CODES and line.contribution_type == "":
+            student_total += line.amount_cents
+            if student is not None and student.amount != line.amount_cents:
+                findings.append(Finding(
+                    code="00077-044", anomaly_class=PERCENTAGE, tag="StudentContributionAmount",
+                    value=str(student.amount), line=student.line, path=path,
+                    message=f"student contribution declared {_euros(student.amount)} EUR, computed "
+                            f"{_euros(line.amount_cents)} EUR; the computed amount is used"))
+            continue
+        computed_codes.add(line.code)
+        total += line.amount_cents
+        mine = declared.get(line.code)
+        if mine is None:
+            findings.append(Finding(
+                code="90001-001", anomaly_class=PERCENTAGE, tag="WorkerContribution", value=line.code,
+                line=record.line, path=path + (("ContributionWorkerCode", line.code),),
+                message=f"contribution {line.code} of {_euros(line.amount_cents)} EUR is due but not declared; "
+                        "it is added"))
+            corrections.append(ContributionCorrection(line.code, line.contribution_type, None, None,
+                                                      line.basis_cents, line.amount_cents))
+        elif mine.amount != line.amount_cents:
+            findings.append(Finding(
+                code="00085-044", anomaly_class=PERCENTAGE, tag="ContributionAmount", value=str(mine.amount),
+                line=mine.line, path=path + (("ContributionWorkerCode", line.code),),
+                message=f"contribution {line.code} declared {_euros(mine.amount)} EUR, computed "
+                        f"{_euros(line.amount_cents)} EUR; the computed amount is used"))
+            corrections.append(ContributionCorrection(line.code, mine.contribution_type or line.contribution_type,
+                                                      mine.basis, mine.amount, line.basis_cents, line.amount_cents))
+    total += sum(c.amount for code, c in declared.items() if code not in computed_codes)
+    if not student_total and student is not None:
+        student_total = student.amount
+    return LineReview(tuple(findings), tuple(corrections), total, student_total)

@@ -1,0 +1,86 @@
+"""Declared versus computed contributions: class P anomalies, a DMNO with the declared and corrected
+amounts (checked against an independent computation and the official schema), our figures kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from lxml import etree
+
+from tests.builders import drop_set, make_dmfa
+from tests.conftest import TODAY, Workspace
+
+NAME_DAY = TODAY.replace(day=20)
+BASIS_CODES = {"001", "002", "003", "004", "005", "006", "007"}
+
+
+def _own_amount(record: etree._Element) -> int:
+    """Independent computation of the ordinary contribution (CALCULATIONS.md §1.1–1.3): 38.07 % of the
+    basis, 108 % of the gross for a blue-collar worker (015), each rounded half-up to the cent."""
+    gross = sum(int(r.findtext("RemunAmount") or 0) for r in record.iter("Remun")
+                if r.findtext("RemunCode") in BASIS_CODES)
+    basis = Decimal(gross)
+    if record.findtext("WorkerCode") == "015":
+        basis = (basis * Decimal("1.08")).quantize(Decimal(1), ROUND_HALF_UP)
+    return int((basis * Decimal("0.3807")).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _contribution(record: etree._Element, code: str) -> etree._Element:
+    return next(c for c in record.iter("WorkerContribution") if c.findtext("ContributionWorkerCode") == code)
+
+
+def test_wrong_and_missing_contributions_are_corrected_with_a_dmno(workspace: Workspace, official: Path) -> None:
+    document = etree.fromstring(make_dmfa(workers=2, quarter="20253", seed=11))
+    records = list(document.iter("WorkerRecord"))
+    first_code = records[0].findtext("WorkerCode") or ""
+    own = _contribution(records[0], first_code)
+    own.find("ContributionAmount").text = f"{int(own.findtext('ContributionAmount')) + 100:011d}"  # type: ignore[union-attr]
+    missing = _contribution(records[1], "255")
+    missing_amount = int(missing.findtext("ContributionAmount") or 0)
+    missing.getparent().remove(missing)
+    net = document.find(".//NetOwedAmount")
+    assert net is not None
+    declared_net = int(net.text or 0) + 100 - missing_amount  # the sender's own arithmetic stays right
+    net.text = f"{declared_net:011d}"
+    drop_set(workspace.inbox, "006400", etree.tostring(document, xml_declaration=True, encoding="UTF-8"),
+             day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+
+    answers = workspace.answers()
+    assert answers == ["FO.ACRF.999999.20261128.00001.T", "FO.DMNO.999999.20261128.00003.T.1.1",
+                       "FO.NOTI.999999.20261128.00002.T", "GO.ACRF.999999.20261128.00001.T",
+                       "GO.DMNO.999999.20261128.00003.T.1.1", "GO.NOTI.999999.20261128.00002.T"]
+    noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T")).getroot()
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1"  # class P: accepted, with our figures
+    assert [(r.findtext("ErrorID"), r.findtext("AnomalyClass")) for r in noti.iter("AnomalyReport")] == [
+        ("00085-044", "P"), ("90001-001", "P"), ("00015-007", "P")]
+
+    dmno = etree.parse(str(workspace.out() / "FO.DMNO.999999.20261128.00003.T.1.1"))
+    schema = etree.XMLSchema(etree.parse(str(official / "xsd" / "DmfA" / "DmfAUpdateNotification_20223.xsd")))
+    assert schema.validate(dmno), schema.error_log
+    first_person = "//NaturalPersonUpdateNotif[INSS=$i]"
+    insz = next(records[0].getparent().iter("INSS")).text
+    corrected = dmno.xpath(f"{first_person}//WRCorrectedPart/WorkerContributionAction[ContributionWorkerCode=$c]"
+                           "/ContributionAmount", c=first_code, i=insz)
+    declared = dmno.xpath(f"{first_person}//WRDclPart/WorkerContributionAction[ContributionWorkerCode=$c]"
+                          "/ContributionAmount", c=first_code, i=insz)
+    assert [int(e.text) for e in corrected] == [_own_amount(records[0])]
+    assert [int(e.text) for e in declared] == [_own_amount(records[0]) + 100]
+    added = dmno.xpath("//WRCorrectedPart/WorkerContributionAction[ContributionWorkerCode='255']/ContributionAmount")
+    assert [int(e.text) for e in added] == [missing_amount]
+
+    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
+        declared_db, computed_db, accepted = conn.execute(
+            "select net_owed_declared, net_owed_computed, accepted from declarations").fetchone()
+    assert (declared_db, accepted) == (declared_net, 1)
+    assert computed_db == declared_net - 100 + missing_amount  # the figures used from now on are ours
+
+
+def test_a_declaration_that_matches_our_calculation_gets_no_dmno(workspace: Workspace) -> None:
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=25, quarter="20253", seed=4), day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    assert not [n for n in workspace.answers() if ".DMNO." in n]
+    noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T")).getroot()
+    assert list(noti.iter("AnomalyReport")) == []
