@@ -9,6 +9,7 @@ declaration is refused on its own and the others in the file are unaffected.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from cbss_batch.rules.amounts import compare_line
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
-from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, declarations
+from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, contribution_corrections, declarations
 from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
 
 __all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
@@ -262,9 +263,24 @@ def _finish(conn: Connection, decl: _Declaration) -> None:
                 line=outcome.header.employer_line, path=(("NOSSRegistrationNbr", outcome.header.noss_number),),
                 message=f"declared {declared / 100:.2f} EUR, computed {ours / 100:.2f} EUR with the contributions "
                         "as corrected; the computed amount is owed"))
+    if decl.snapshot is not None:
+        _store_corrections(conn, outcome)
     conn.execute(update(declarations).where(declarations.c.id == outcome.declaration_id).values(
+        parameter_versions=json.dumps(list(decl.snapshot.parameter_versions)) if decl.snapshot else None,
         net_owed_computed=outcome.net_owed_computed, persons=totals.persons, worker_records=totals.worker_records,
         accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0))
+
+
+def _store_corrections(conn: Connection, outcome: DeclarationOutcome) -> None:
+    """Keep our figures where they replace declared contributions (they are the ones used downstream)."""
+    rows = [dict(declaration_id=outcome.declaration_id, insz=line.insz, employer_class=line.record.employer_class,
+                 worker_code=line.record.worker_code, contribution_code=c.worker_code,
+                 contribution_type=c.contribution_type, declared_basis=c.basis_declared,
+                 declared_amount=c.amount_declared, corrected_basis=c.basis_corrected,
+                 corrected_amount=c.amount_corrected)
+            for line in outcome.corrections for c in line.contributions]
+    if rows:
+        conn.execute(contribution_corrections.insert(), rows)
 
 
 def fill_columns(paths: list[Path], outcomes: Iterable[HasFindings]) -> None:

@@ -115,6 +115,7 @@ declarations = Table(
     Column("result_code", Integer, nullable=False),
     Column("line", Integer),
     Column("current_version", Integer, nullable=False, server_default="1"),
+    Column("parameter_versions", Text),  # JSON: the calculation parameters used ("name@valid_from")
     Index(None, "noss_number", "quarter"),
 )
 
@@ -411,4 +412,20 @@ benefit_calculations = Table(
     Column("paid_days_per_week", Integer),
     Column("parameters", Text, nullable=False),  # JSON list of parameter versions used ("name@valid_from")
     Column("notes", Text),
+)
+
+# Where our calculation replaces a declared contribution: the figures used downstream are these.
+contribution_corrections = Table(
+    "contribution_corrections", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("declaration_id", BigInteger, nullable=False, index=True),
+    Column("insz", String, nullable=False),
+    Column("employer_class", String),
+    Column("worker_code", String),  # the worker line's code
+    Column("contribution_code", String, nullable=False),
+    Column("contribution_type", String),
+    Column("declared_basis", BigInteger),
+    Column("declared_amount", BigInteger),  # None: not declared
+    Column("corrected_basis", BigInteger),
+    Column("corrected_amount", BigInteger, nullable=False),
 )

@@ -74,8 +74,14 @@ def test_wrong_and_missing_contributions_are_corrected_with_a_dmno(workspace: Wo
     with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
         declared_db, computed_db, accepted = conn.execute(
             "select net_owed_declared, net_owed_computed, accepted from declarations").fetchone()
+        corrections = conn.execute("select contribution_code, declared_amount, corrected_amount "
+                                   "from contribution_corrections order by id").fetchall()
+        versions = conn.execute("select parameter_versions from declarations").fetchone()[0]
     assert (declared_db, accepted) == (declared_net, 1)
     assert computed_db == declared_net - 100 + missing_amount  # the figures used from now on are ours
+    assert corrections == [(first_code, _own_amount(records[0]) + 100, _own_amount(records[0])),
+                           ("255", None, missing_amount)]
+    assert "worker_rate@" in versions and "special.255.rate@" in versions
 
 
 def test_a_declaration_that_matches_our_calculation_gets_no_dmno(workspace: Workspace) -> None:
