@@ -54,6 +54,7 @@ class Settings:
     parallel_validation_min_bytes: int = 1_000_000  # smaller sets are checked in the stream (no second process)
     missing_employment_relation_class: str | None = "W"  # None: the cross-check is off
     calculate_contributions: bool = True  # recompute DmfA contributions; differences → P anomalies + DMNO
+    structural_reduction: bool = False  # recompute deduction 3000 (CALCULATIONS.md §2); off by default
 
     def today_or(self, clock_today: date) -> date:
         """The processing date: the configured one, else the clock's."""
@@ -93,6 +94,8 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         parallel_validation_min_bytes=reader.integer(runtime, "runtime", "parallel_validation_min_bytes", 1_000_000,
                                                      minimum=0),
         calculate_contributions=reader.boolean(reader.table("calculation"), "calculation", "contributions", True),
+        structural_reduction=reader.boolean(reader.table("calculation"), "calculation", "structural_reduction",
+                                            False),
         missing_employment_relation_class=_anomaly_class(reader, reader.table("crosschecks"),
                                                          "missing_employment_relation"),
         intake=IntakeSettings(

@@ -21,15 +21,20 @@ from typing import IO, Protocol
 from lxml import etree
 from sqlalchemy import Connection, update
 
-from cbss_batch.calculate.contributions import Employer
+from cbss_batch.calculate.contributions import (
+    Employer,
+    contributions_for_line,
+    euros_to_cents,
+    unrelated_contribution,
+)
 from cbss_batch.calculate.kernel import RateSnapshot, compute_line
 from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
-from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
-from cbss_batch.rules.amounts import compare_line
+from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
+from cbss_batch.rules.amounts import compare_line, compare_structural_reduction
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
@@ -128,10 +133,14 @@ class _Declaration:
     """One declaration being staged: its row, ticket and the review of its rules."""
 
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
-                 relation_class: str | None, workers: int | None) -> None:
+                 relation_class: str | None, workers: int | None, structural_reduction: bool = False) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
         self.snapshot = _rate_snapshot(header, workers)
         self.contributions = self.students = 0  # as accepted: ours where we compute them
+        self.structural_reduction = structural_reduction and self.snapshot is not None
+        self.employer = Employer(workers=workers or 0)
+        self.deduction_change = 0  # ours minus declared structural reductions (cents)
+        self.unrelated_change = 0  # ours minus declared employer-level contributions (cents)
         covered = (employment_coverage(conn, header.noss_number, header.company_id, header.quarter.start,
                                        header.quarter.end) if relation_class else None)
         self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class)
@@ -142,6 +151,28 @@ class _Declaration:
             noss_number=header.noss_number, company_id=header.company_id, trusteeship=header.trusteeship,
             net_owed_declared=header.net_owed_amount, persons=0, worker_records=0, accepted=True, result_code=1,
             line=header.line))
+
+
+def _check_unrelated(decl: _Declaration, contribution: Contribution) -> None:
+    """An employer-level contribution (870, 864/865) recomputed on its declared basis (CALCULATIONS.md §1.4):
+    00022-044 (class P) when the declared amount differs; ours counts in what is owed."""
+    header = decl.outcome.header
+    ours = euros_to_cents(unrelated_contribution(contribution, header.quarter, project_parameters()).amount)
+    decl.unrelated_change += ours - contribution.amount
+    if ours != contribution.amount:
+        decl.review.findings.append(Finding(
+            code="00022-044", anomaly_class="P", tag="UnrelatedAmount", value=str(contribution.amount),
+            line=contribution.line, path=(("NOSSRegistrationNbr", header.noss_number),
+                                          ("UnrelatedWorkerCode", contribution.worker_code)),
+            message=f"contribution {contribution.worker_code} declared {contribution.amount / 100:.2f} EUR, "
+                    f"computed {ours / 100:.2f} EUR; the computed amount is used"))
+
+
+def _structural_reduction_cents(record: WorkerRecord, decl: _Declaration) -> int:
+    """Our structural reduction of a worker line (the reference calculation, CALCULATIONS.md §2), in cents."""
+    result = contributions_for_line(record, decl.outcome.header.quarter, decl.employer, project_parameters(),
+                                    structural_reduction=True)
+    return sum(euros_to_cents(d.amount) for d in result.deductions if d.code == "3000" and not d.as_declared)
 
 
 def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | None:
@@ -162,7 +193,7 @@ def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | No
 
 def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
               batch_rows: int, relation_class: str | None = None,
-              person_counts: list[int] | None = None) -> LoadedSet:
+              person_counts: list[int] | None = None, structural_reduction: bool = False) -> LoadedSet:
     """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
 
     With ``schema_path`` the stream is validated as it is read; without, the caller validates the
@@ -176,13 +207,16 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
         if current is None or current.outcome.header is not event.header:
             index = event.header.form_index - 1
             workers = person_counts[index] if person_counts is not None and index < len(person_counts) else None
-            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers)
+            current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers,
+                                   structural_reduction)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
         elif isinstance(event, UnrelatedRead):
             c = event.contribution
             current.review.add_unrelated(c)
             writer.add("contributions", (current.outcome.declaration_id, None, set_id) + c)
+            if current.snapshot is not None:
+                _check_unrelated(current, c)
         elif isinstance(event, DeclarationEnd):
             _finish(conn, current)
             loaded.declarations.append(current.outcome)
@@ -207,6 +241,11 @@ def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson,
             if review.corrections:
                 decl.outcome.corrections.append(WorkerLineCorrection(person.sequence, person.insz, record,
                                                                      review.corrections))
+            if decl.structural_reduction:
+                found, change = compare_structural_reduction(decl.outcome.header, person, record,
+                                                             _structural_reduction_cents(record, decl))
+                decl.review.findings.extend(found)
+                decl.deduction_change -= change
     writer.flush_full()
 
 
@@ -254,7 +293,8 @@ def _finish(conn: Connection, decl: _Declaration) -> None:
     outcome.findings = decl.review.findings
     outcome.net_owed_computed = totals.net_owed
     if decl.snapshot is not None:
-        ours = max(0, decl.contributions + decl.students + totals.unrelated - totals.deductions)
+        ours = max(0, decl.contributions + decl.students + totals.unrelated + decl.unrelated_change
+                   - totals.deductions - decl.deduction_change)
         outcome.net_owed_computed = ours
         declared = outcome.header.net_owed_amount
         if ours != declared and not any(f.code == "00015-007" for f in outcome.findings):

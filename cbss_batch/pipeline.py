@@ -59,7 +59,8 @@ def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_
     return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
                              batch_rows=settings.batch_rows,
                              relation_class=settings.missing_employment_relation_class,
-                             person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None)
+                             person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None,
+                             structural_reduction=settings.structural_reduction)
 
 
 def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,

@@ -81,3 +81,21 @@ def compare_line(header: DmfaHeader, person: NaturalPerson, record: WorkerRecord
     if not student_total and student is not None:
         student_total = student.amount
     return LineReview(tuple(findings), tuple(corrections), total, student_total)
+
+
+def compare_structural_reduction(header: DmfaHeader, person: NaturalPerson, record: WorkerRecord,
+                                 computed_cents: int) -> tuple[list[Finding], int]:
+    """00089-044 (class NP, glossary 00089): the declared structural reduction (deduction 3000) of a worker
+    line differs from ours (CALCULATIONS.md §2). Returns the findings and declared minus ours (cents),
+    the change to the line's deductions when ours is used."""
+    declared = [d for d in record.deductions if d.code == "3000"]
+    declared += [d for o in record.occupations for d in o.deductions if d.code == "3000"]
+    declared_cents = sum(d.amount or 0 for d in declared)
+    if declared_cents == computed_cents:
+        return [], 0
+    line = declared[0].line if declared else record.line
+    return [Finding(code="00089-044", anomaly_class="NP", tag="DeductionAmount", value=str(declared_cents),
+                    line=line, path=finding_path(header, person, record) + (("DeductionCode", "3000"),),
+                    message=f"structural reduction declared {_euros(declared_cents)} EUR, computed "
+                            f"{_euros(computed_cents)} EUR; the computed reduction is used")], \
+        declared_cents - computed_cents

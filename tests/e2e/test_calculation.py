@@ -90,3 +90,50 @@ def test_a_declaration_that_matches_our_calculation_gets_no_dmno(workspace: Work
     assert not [n for n in workspace.answers() if ".DMNO." in n]
     noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T")).getroot()
     assert list(noti.iter("AnomalyReport")) == []
+
+
+def test_structural_reduction_is_off_by_default_and_applied_when_switched_on(workspace: Workspace) -> None:
+    from tests.conftest import write_config
+
+    content = make_dmfa(workers=12, quarter="20253", seed=21)
+    drop_set(workspace.inbox, "006400", content, day=NAME_DAY, seq=1)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T")).getroot()
+    assert [e.text for e in noti.iter("ErrorID")] == []
+
+    write_config(workspace.root, "[calculation]\nstructural_reduction = true\n")
+    drop_set(workspace.inbox, "006400", make_dmfa(workers=12, quarter="20253", seed=22), day=NAME_DAY, seq=2)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00004.T")).getroot()
+    reports = list(noti.iter("AnomalyReport"))
+    reductions = [r for r in reports if r.findtext("ErrorID") == "00089-044"]
+    assert reductions and all(r.findtext("AnomalyClass") == "NP" for r in reductions)
+    assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
+    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
+        declared, computed = conn.execute("select net_owed_declared, net_owed_computed from declarations "
+                                          "order by id desc").fetchone()
+    assert computed < declared  # the reduction lowers what is owed
+
+
+def test_an_employer_level_contribution_is_recomputed_on_its_basis(workspace: Workspace) -> None:
+    document = etree.fromstring(make_dmfa(workers=2, quarter="20253", seed=31))
+    unrelated = next(document.iter("ContributionUnrelatedToNP"))
+    employer = unrelated.getparent()
+    extra = etree.SubElement(employer, "ContributionUnrelatedToNP")
+    for tag, text in (("UnrelatedEmployerClass", unrelated.findtext("UnrelatedEmployerClass") or "010"),
+                      ("UnrelatedWorkerCode", "870"), ("UnrelatedCalculationBasis", "00000100000"),
+                      ("UnrelatedAmount", "00000013000")):
+        etree.SubElement(extra, tag).text = text
+    net = document.find(".//NetOwedAmount")
+    assert net is not None
+    net.text = f"{int(net.text or 0) + 13000:011d}"  # the sender's arithmetic stays right
+    drop_set(workspace.inbox, "006400", etree.tostring(document, xml_declaration=True, encoding="UTF-8"),
+             day=NAME_DAY)
+    assert workspace.cli("run").exit_code == 0
+    noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T")).getroot()
+    # 13.07 % of 1 000.00 is 130.70 (CALCULATIONS.md §1.4), not the 130.00 declared.
+    assert [(r.findtext("ErrorID"), r.findtext("AnomalyClass")) for r in noti.iter("AnomalyReport")] == [
+        ("00022-044", "P"), ("00015-007", "P")]
+    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
+        declared, computed = conn.execute("select net_owed_declared, net_owed_computed from declarations").fetchone()
+    assert computed - declared == 70
