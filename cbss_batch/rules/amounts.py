@@ -37,12 +37,20 @@ def _euros(cents: int) -> str:
 def compare_line(header: DmfaHeader, person: NaturalPerson, record: WorkerRecord,
                  computed: tuple[ComputedAmount, ...]) -> LineReview:
     """Compare the declared contributions of ``record`` with ``computed`` (our calculation of the line)."""
+    amounts: dict[str, int] = {}
+    student = None
+    for contribution in record.contributions:
+        if contribution.kind == "worker":
+            amounts[contribution.worker_code] = contribution.amount
+        else:
+            student = contribution
+    if student is None:
+        for line in computed:
+            if amounts.get(line.code) != line.amount_cents:
+                break
+        else:  # the common case, kept cheap: every computed line is declared with our amount
+            return LineReview((), (), sum(amounts.values()), 0)
     declared = {c.worker_code: c for c in record.contributions if c.kind == "worker"}
-    student = next((c for c in record.contributions if c.kind == "student"), None)
-    if student is None and all(
-            (mine := declared.get(line.code)) is not None and mine.amount == line.amount_cents for line in computed):
-        # The common case, kept cheap: every computed line is declared with our amount.
-        return LineReview((), (), sum(c.amount for c in declared.values()), 0)
     path = finding_path(header, person, record)
     findings: list[Finding] = []
     corrections: list[ContributionCorrection] = []
