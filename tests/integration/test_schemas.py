@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from cbss_batch.schemas.catalogue import load_catalogue, parse_catalogue, write_xsd
+from tests.schema_support import build_xsd_script
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = Path(__file__).resolve().parents[2].parent / "shared" / "official"
@@ -95,14 +94,6 @@ def test_official_example_validates_against_our_schema(official: Path, name: str
 
 
 # --- our catalogues hold the official facts ------------------------------------------------------------
-
-
-def build_xsd_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_xsd", ROOT / "scripts" / "build_xsd.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", sorted(MESSAGES))

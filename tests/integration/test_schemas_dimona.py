@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import xmlschema
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from cbss_batch.schemas.catalogue import load_catalogue, write_xsd
+from tests.schema_support import build_xsd_script
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = Path(__file__).resolve().parents[2].parent / "shared" / "official"
@@ -66,14 +65,6 @@ def test_committed_xsd_is_what_build_writes_from_the_catalogue() -> None:
 def test_our_schema_loads_in_lxml_and_xmlschema() -> None:
     assert ours() is not None
     assert [element.name for element in xmlschema.XMLSchema(str(OURS_PATH)).root_elements] == ["Dimona"]
-
-
-def build_xsd_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_xsd", ROOT / "scripts" / "build_xsd.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_catalogue_holds_the_facts_of_the_official_schema(official: Path) -> None:

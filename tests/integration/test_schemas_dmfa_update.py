@@ -5,12 +5,10 @@ documents, catalogue facts; and one kind per element name over every schema in x
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from lxml import etree
 
 from cbss_batch.loading import known_elements
 from cbss_batch.schemas.catalogue import Catalogue, load_catalogue, write_xsd
+from tests.schema_support import build_xsd_script
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = Path(__file__).resolve().parents[2].parent / "shared" / "official"
@@ -87,14 +86,6 @@ def test_committed_xsd_is_what_build_writes_from_the_catalogue(name: str) -> Non
 def test_our_schema_loads_in_lxml_and_xmlschema(name: str) -> None:
     assert ours(name) is not None
     assert [e.name for e in xmlschema.XMLSchema(str(XSD_DIR / f"{name}.xsd")).root_elements] == [root_of(name)]
-
-
-def build_xsd_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_xsd", ROOT / "scripts" / "build_xsd.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,12 +5,10 @@ WECH011 by hand. Checked with the official examples, generated documents and mut
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -30,6 +28,7 @@ from cbss_batch.schemas.catalogue import (
     load_catalogue,
     write_xsd,
 )
+from tests.schema_support import build_xsd_script
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = ROOT.parent / "shared" / "official"
@@ -87,14 +86,6 @@ def theirs(name: str) -> etree.XMLSchema:
 
 
 @cache
-def build_xsd_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_xsd", ROOT / "scripts" / "build_xsd.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @cache
 def from_glossary(message: str) -> Catalogue:
     glossary = OFFICIAL / "glossary"
