@@ -26,7 +26,51 @@ class IntakeSettings:
     max_parts: int = 9
     max_name_age_days: int = 365
     go_timeout_hours: int = 24
-    signature_required_in_production: bool = False
+    signature_required_in_production: bool = True  # FS files are required for R sets (PROTOCOL.md §2)
+    unregistered_senders: str = "accept"  # accept | refuse (ACRF-103) sets from senders without config/senders/
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SftpSettings:
+    """How SFTP mailboxes are reached; each sender's own mailbox is in ``config/senders/<number>.toml``."""
+
+    known_hosts: Path
+    connect_timeout: float = 15.0
+    read_timeout: float = 60.0
+    keepalive: int = 30
+    session_timeout: float = 3600.0  # watchdog: a mailbox session longer than this is cut
+    settle_seconds: float = 1.0  # sizes must stay the same between two listings this far apart
+    incomplete_grace_minutes: int = 60  # a GO whose parts stay missing this long is pulled anyway (ACRF-120)
+    push_attempts: int = 3  # tries per answer within one cycle
+    retry_base_seconds: int = 60  # after a failed cycle: wait base × 2^(failures-1), at most an hour
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SigningSettings:
+    """Our own signing key for FS files beside every answer; none configured means no FS files."""
+
+    key_file: Path | None = None
+    key_env: str | None = None  # environment variable holding the PEM private key
+    passphrase_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSettings:
+    """One scheduled job: what it does and when."""
+
+    name: str
+    kind: str  # cycle | housekeeping
+    cron: str | None = None  # five crontab fields: minute hour day month day-of-week
+    every_seconds: int | None = None
+    mailboxes: tuple[str, ...] = ()  # cycle: only these mailboxes (empty: all)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerSettings:
+    lease_seconds: int = 30  # a standby takes over this long after the active scheduler dies
+    misfire_grace_seconds: int = 6 * 3600  # a run late by less than this still happens (once)
+    housekeeping_days: int = 30  # housekeeping removes delivered answer bodies older than this from var/work
+    jobs: tuple[JobSettings, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +93,10 @@ class Settings:
     today: date | None = None  # fixed processing date; None means the system clock
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
+    senders: Path = Path("config/senders")  # one <number>.toml per registered sender
+    sftp: SftpSettings = field(default_factory=lambda: SftpSettings(known_hosts=Path("config/known_hosts")))
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     batch_rows: int = 5000
     parallel_validation: bool = True  # schema check in a child process while the parent stages the rows
     parallel_validation_min_bytes: int = 1_000_000  # smaller sets are checked in the stream (no second process)
@@ -104,12 +152,74 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
             max_name_age_days=reader.integer(intake, "intake", "max_name_age_days", 365, minimum=1),
             go_timeout_hours=reader.integer(intake, "intake", "go_timeout_hours", 24, minimum=1),
             signature_required_in_production=reader.boolean(
-                intake, "intake", "signature_required_in_production", False),
+                intake, "intake", "signature_required_in_production", True),
+            unregistered_senders=reader.choice(intake, "intake", "unregistered_senders", "accept",
+                                               ("accept", "refuse")),
         ),
+        senders=base / reader.text(paths, "paths", "senders", "config/senders"),
+        sftp=_sftp(reader, base),
+        signing=_signing(reader, base),
+        scheduler=_scheduler(reader),
         outbox_options=OutboxSettings(
             compress_above_bytes=reader.integer(outbox, "outbox", "compress_above_bytes", 50_000_000, minimum=1),
         ),
     )
+
+
+def _sftp(reader: _Reader, base: Path) -> SftpSettings:
+    t = reader.table("sftp")
+    return SftpSettings(
+        known_hosts=base / reader.text(t, "sftp", "known_hosts", "config/known_hosts"),
+        connect_timeout=reader.number(t, "sftp", "connect_timeout_seconds", 15.0),
+        read_timeout=reader.number(t, "sftp", "read_timeout_seconds", 60.0),
+        keepalive=reader.integer(t, "sftp", "keepalive_seconds", 30, minimum=0),
+        session_timeout=reader.number(t, "sftp", "session_timeout_seconds", 3600.0),
+        settle_seconds=reader.number(t, "sftp", "settle_seconds", 1.0, minimum=0.0),
+        incomplete_grace_minutes=reader.integer(t, "sftp", "incomplete_grace_minutes", 60, minimum=0),
+        push_attempts=reader.integer(t, "sftp", "push_attempts", 3, minimum=1, maximum=20),
+        retry_base_seconds=reader.integer(t, "sftp", "retry_base_seconds", 60, minimum=0),
+    )
+
+
+def _signing(reader: _Reader, base: Path) -> SigningSettings:
+    t = reader.table("signing")
+    key_file = reader.optional_text(t, "signing", "key_file")
+    return SigningSettings(key_file=base / key_file if key_file else None,
+                           key_env=reader.optional_text(t, "signing", "key_env"),
+                           passphrase_env=reader.optional_text(t, "signing", "passphrase_env"))
+
+
+def _scheduler(reader: _Reader) -> SchedulerSettings:
+    t = reader.table("scheduler")
+    jobs_data = t.get("jobs", [])
+    if not isinstance(jobs_data, list) or not all(isinstance(j, dict) for j in jobs_data):
+        raise reader._fail("scheduler", "jobs", "an array of tables ([[scheduler.jobs]])", jobs_data)
+    jobs: list[JobSettings] = []
+    for index, job in enumerate(jobs_data, start=1):
+        section = f"scheduler.jobs[{index}]"
+        name = reader.text(job, section, "name", f"job-{index}")
+        kind = reader.choice(job, section, "kind", "cycle", ("cycle", "housekeeping"))
+        cron = reader.optional_text(job, section, "cron")
+        every = job.get("every_seconds")
+        if (cron is None) == (every is None):
+            raise reader._fail(section, "cron", 'either cron = "m h dom mon dow" or every_seconds = N', cron)
+        if cron is not None and len(cron.split()) != 5:
+            raise reader._fail(section, "cron", 'five crontab fields "minute hour day month day-of-week"', cron)
+        mailboxes = job.get("mailboxes", [])
+        if not isinstance(mailboxes, list) or not all(
+                isinstance(m, str) and len(m) == 6 and m.isdigit() for m in mailboxes):
+            raise reader._fail(section, "mailboxes", 'a list of 6-digit sender numbers like ["006400"]', mailboxes)
+        if name in {j.name for j in jobs}:
+            raise reader._fail(section, "name", "unique among the jobs", name)
+        jobs.append(JobSettings(name=name, kind=kind, cron=cron,
+                                every_seconds=None if every is None else
+                                reader.integer(job, section, "every_seconds", 60, minimum=1),
+                                mailboxes=tuple(mailboxes)))
+    return SchedulerSettings(
+        lease_seconds=reader.integer(t, "scheduler", "lease_seconds", 30, minimum=2),
+        misfire_grace_seconds=reader.integer(t, "scheduler", "misfire_grace_seconds", 6 * 3600, minimum=1),
+        housekeeping_days=reader.integer(t, "scheduler", "housekeeping_days", 30, minimum=1),
+        jobs=tuple(jobs))
 
 
 def _anomaly_class(reader: _Reader, table: dict[str, Any], key: str) -> str | None:
@@ -158,6 +268,27 @@ class _Reader:
         if not isinstance(value, str) or len(value) != width or not (value.isascii() and value.isdigit()):
             raise self._fail(section, key, f'a string of {width} digits (e.g. "{default}")', value)
         return value
+
+    def optional_text(self, table: dict[str, Any], section: str, key: str) -> str | None:
+        value = table.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._fail(section, key, "a string", value)
+        return value
+
+    def choice(self, table: dict[str, Any], section: str, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = table.get(key, default)
+        if value not in allowed:
+            raise self._fail(section, key, "one of " + ", ".join(f'"{a}"' for a in allowed), value)
+        return str(value)
+
+    def number(self, table: dict[str, Any], section: str, key: str, default: float, *,
+               minimum: float = 0.001) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise self._fail(section, key, f"a number of at least {minimum}", value)
+        return float(value)
 
     def integer(self, table: dict[str, Any], section: str, key: str, default: int, *,
                 minimum: int | None = None, maximum: int | None = None) -> int:

@@ -143,14 +143,14 @@ class RunInProgress(BatchError):
 
 
 @contextmanager
-def _run_lock(settings: Settings) -> Iterator[None]:
+def _run_lock(settings: Settings, wait: bool = False) -> Iterator[None]:
     """One run per workspace at a time: two would race for the same inbox files."""
     settings.work.mkdir(parents=True, exist_ok=True)
     path = settings.work / "run.lock"
     handle = path.open("a+")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunInProgress(f"another cbss-batch run is working on this workspace (lock {path}); "
                                 "wait for it to finish") from None
@@ -159,17 +159,23 @@ def _run_lock(settings: Settings) -> Iterator[None]:
         handle.close()
 
 
-def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None = None) -> RunSummary:
-    """Process every ready set of the inbox and deliver every pending answer."""
-    with _run_lock(settings):
-        return _run_cycle(settings, engine, clock, progress)
+def run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None = None, *,
+              mailboxes: tuple[str, ...] = (), job: str | None = None, wait: bool = False) -> RunSummary:
+    """Pull from the SFTP mailboxes, process every ready set of the inbox, deliver and push every answer.
+
+    ``mailboxes`` limits pulling and pushing to those senders (all when empty); ``wait`` waits for a
+    run in progress on the same workspace instead of refusing to start.
+    """
+    with _run_lock(settings, wait):
+        return _run_cycle(settings, engine, clock, progress, mailboxes, job)
 
 
-def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None) -> RunSummary:
+def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progress | None,
+               mailboxes: tuple[str, ...] = (), job: str | None = None) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
     with engine.begin() as conn:
-        run_id = queries.start_run(conn, "run", clock.now())
+        run_id = queries.start_run(conn, "run", clock.now(), job=job)
     try:
         _clear_leftovers(settings, engine)
         for set_id in _resumable(engine):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -187,10 +189,11 @@ def mark_written(conn: Connection, message_id: int, now: datetime) -> None:
                  .values(state="written", written_at=now))
 
 
-def start_run(conn: Connection, kind: str, now: datetime) -> int:
-    """Record the start of a run."""
+def start_run(conn: Connection, kind: str, now: datetime, job: str | None = None) -> int:
+    """Record the start of a run, with the host and process that runs it."""
     return _new_id(conn.execute(runs.insert().values(started_at=now, kind=kind, sets=0, declarations_accepted=0,
-                                                     declarations_refused=0, status="running")))
+                                                     declarations_refused=0, status="running",
+                                                     host=socket.gethostname(), pid=os.getpid(), job=job)))
 
 
 def finish_run(conn: Connection, run_id: int, *, now: datetime, sets: int, accepted: int, refused: int,

@@ -50,6 +50,9 @@ runs = Table(
     Column("declarations_refused", Integer, nullable=False, default=0),
     Column("status", String(20), nullable=False),
     Column("message", Text),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("job", String(80)),  # the scheduled job that started it, or None for a command
 )
 
 file_sets = Table(
@@ -249,7 +252,27 @@ outbound_messages = Table(
     Column("state", String(10), nullable=False),  # pending | written
     Column("created_at", DateTime, nullable=False),
     Column("written_at", DateTime),
+    Column("pushed_at", DateTime),  # uploaded to the sender's SFTP mailbox with its GO marker
+    Column("push_failures", Integer, nullable=False, server_default="0"),
+    Column("push_next_at", DateTime),  # no upload attempt before this (backoff after failures)
+    Column("push_error", Text),
+    Column("signature_name", String(80)),  # the FS file written beside it, when we sign answers
     UniqueConstraint("mailbox", "folder", "name"),
+)
+
+pulled_files = Table(
+    "pulled_files", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mailbox", String(6), nullable=False),
+    Column("folder", String(8), nullable=False),  # IN | INTEST
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("remote_mtime", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("state", String(10), nullable=False),  # pulled (in the inbox) | removed (gone from the remote)
+    Column("pulled_at", DateTime, nullable=False),
+    Column("removed_at", DateTime),
+    UniqueConstraint("mailbox", "folder", "name", "size", "remote_mtime"),
 )
 
 audit_events = Table(
