@@ -49,3 +49,7 @@ class DatabaseError(BatchError):
 
 class NotFound(BatchError):
     """A ticket, set or file asked for does not exist."""
+
+
+class HostKeyError(TransportError):
+    """The server's host key is unknown or differs from the recorded one: the connection is refused."""

@@ -36,6 +36,7 @@ from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, rea
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
 from cbss_batch.rules.amounts import compare_line, compare_structural_reduction
 from cbss_batch.rules.runner import DeclarationReview
+from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
 from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, contribution_corrections, declarations
@@ -133,7 +134,8 @@ class _Declaration:
     """One declaration being staged: its row, ticket and the review of its rules."""
 
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
-                 relation_class: str | None, workers: int | None, structural_reduction: bool = False) -> None:
+                 relation_class: str | None, workers: int | None, structural_reduction: bool = False,
+                 mandates: Mandates | None = None) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
         self.snapshot = _rate_snapshot(header, workers)
         self.contributions = self.students = 0  # as accepted: ours where we compute them
@@ -144,6 +146,10 @@ class _Declaration:
         covered = (employment_coverage(conn, header.noss_number, header.company_id, header.quarter.start,
                                        header.quarter.end) if relation_class else None)
         self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class)
+        if mandates is not None:
+            self.review.findings.extend(check_mandate(
+                mandates, noss_number=header.noss_number, company_id=header.company_id, on=today, line=header.line,
+                path=(("NOSSRegistrationNbr", header.noss_number),)))
         conn.execute(declarations.insert().values(
             id=declaration_id, set_id=set_id, ticket=self.outcome.ticket, form_index=header.form_index,
             message_type="DMFA", identification=header.identification, created_on=header.created_on,
@@ -193,7 +199,8 @@ def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | No
 
 def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
               batch_rows: int, relation_class: str | None = None,
-              person_counts: list[int] | None = None, structural_reduction: bool = False) -> LoadedSet:
+              person_counts: list[int] | None = None, structural_reduction: bool = False,
+              mandates: Mandates | None = None) -> LoadedSet:
     """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
 
     With ``schema_path`` the stream is validated as it is read; without, the caller validates the
@@ -208,7 +215,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
             index = event.header.form_index - 1
             workers = person_counts[index] if person_counts is not None and index < len(person_counts) else None
             current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers,
-                                   structural_reduction)
+                                   structural_reduction, mandates)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
         elif isinstance(event, UnrelatedRead):

@@ -21,6 +21,7 @@ from cbss_batch.loading import stage_natural_person, stage_worker_record
 from cbss_batch.notify import LineChange, NotiForm
 from cbss_batch.parse.dmfa_update import read_dmfa_update
 from cbss_batch.records import UPDATE_ACTIONS, DmfaModification, Finding, NaturalPerson, PersonUpdate
+from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import BulkWriter
 from cbss_batch.store.queries import new_ticket
 from cbss_batch.store.tables import (
@@ -71,12 +72,12 @@ class LoadedModifications:
 
 
 def load_modifications(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
-                       batch_rows: int) -> LoadedModifications:
+                       batch_rows: int, mandates: Mandates | None = None) -> LoadedModifications:
     """Check every modification form and apply the accepted ones as new declaration versions."""
     loaded = LoadedModifications()
     for modification in read_dmfa_update(source, load_schema(schema_path) if schema_path else None):
         writer = BulkWriter(conn, STAGING_TABLES, batch_rows, numbered_by_database=LEAF_TABLES)
-        outcome = _handle(conn, writer, modification, set_id=set_id, today=today)
+        outcome = _handle(conn, writer, modification, set_id=set_id, today=today, mandates=mandates)
         writer.flush()
         loaded.rows += writer.written
         loaded.declarations.append(outcome)
@@ -119,8 +120,11 @@ def _current_lines(conn: Connection, declaration_id: int, insz: str) -> list[Any
 
 
 def _handle(conn: Connection, writer: BulkWriter, m: DmfaModification, *, set_id: int,
-            today: date) -> ModificationOutcome:
+            today: date, mandates: Mandates | None) -> ModificationOutcome:
     outcome = ModificationOutcome(m, new_ticket(conn, today), [])
+    if mandates is not None:
+        outcome.findings.extend(check_mandate(mandates, noss_number=m.noss_number, company_id=m.company_id, on=today,
+                                              line=m.line, path=_path(m)))
     target, findings = _target(conn, m)
     outcome.findings.extend(findings)
     plan: list[tuple[PersonUpdate, Any, Any, list[Any]]] = []  # (person, update, line to close, current lines)

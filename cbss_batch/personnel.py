@@ -24,6 +24,7 @@ from cbss_batch.rules.dimona import (
     check_declaration,
     new_period_id,
 )
+from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import reserve_ids
 from cbss_batch.store.queries import new_ticket
 from cbss_batch.store.tables import dimona_declarations, employment_period_versions, employment_periods
@@ -72,16 +73,17 @@ class LoadedDimona:
 
 
 def load_dimona(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
-                now: datetime) -> LoadedDimona:
+                now: datetime, mandates: Mandates | None = None) -> LoadedDimona:
     """Check every form against the rules and the personnel file, apply the accepted ones."""
     loaded = LoadedDimona()
     for decl in read_dimona(source, load_schema(schema_path) if schema_path else None):
-        loaded.declarations.append(_handle(conn, decl, set_id=set_id, today=today, now=now))
+        loaded.declarations.append(_handle(conn, decl, set_id=set_id, today=today, now=now, mandates=mandates))
         loaded.rows += 1
     return loaded
 
 
-def _handle(conn: Connection, decl: DimonaDeclaration, *, set_id: int, today: date, now: datetime) -> DimonaOutcome:
+def _handle(conn: Connection, decl: DimonaDeclaration, *, set_id: int, today: date, now: datetime,
+            mandates: Mandates | None) -> DimonaOutcome:
     ticket = new_ticket(conn, today)
     if not decl.action:
         empty = Finding(code="90059-134", tag="Form", line=decl.line,
@@ -96,6 +98,9 @@ def _handle(conn: Connection, decl: DimonaDeclaration, *, set_id: int, today: da
     company = decl.company_id or (target.company_id if target else None)
     others = _live_periods(conn, noss, company, insz, exclude=target.period_id if target else None) if insz else []
     findings += check_against_personnel_file(decl, target, others)
+    if mandates is not None:
+        findings += check_mandate(mandates, noss_number=noss, company_id=company, on=today, line=decl.line,
+                                  path=(("NOSSRegistrationNbr", noss),) if noss else ())
     accepted = not any(f.is_blocking for f in findings)
     after = target
     if accepted:

@@ -34,6 +34,8 @@ from cbss_batch.names import FileName, answer_name, check_name_context
 from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
+from cbss_batch.senders import Mandates, Sender, load_senders
+from cbss_batch.signatures import load_public_key, verify_file
 from cbss_batch.store import queries
 from cbss_batch.store.session import STORE_ERRORS
 from cbss_batch.xmlcheck import ParallelCheck
@@ -51,12 +53,13 @@ class MessageKind:
     schema: str  # file name in xsd/
     root: str
     blocks: tuple[str, ...]  # repeating elements the validator clears as it streams
-    load: Callable[..., Any]  # (conn, source, *, set_id, schema_path, settings, clock) -> loaded set
+    load: Callable[..., Any]  # (conn, source, *, set_id, schema_path, settings, clock, paths, mandates) -> loaded
 
 
 def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                    settings: Settings, clock: Clock, paths: list[Path]) -> Any:
+                    settings: Settings, clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
     return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
+                             mandates=mandates,
                              batch_rows=settings.batch_rows,
                              relation_class=settings.missing_employment_relation_class,
                              person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None,
@@ -64,26 +67,27 @@ def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_
 
 
 def _load_dimona_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                      settings: Settings, clock: Clock, paths: list[Path]) -> Any:
+                      settings: Settings, clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
     return personnel.load_dimona(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
-                                 now=clock.now())
+                                 now=clock.now(), mandates=mandates)
 
 
 def _risk_kind(settings: Settings, root: str) -> MessageKind:
     """The scenario is the root element: its own schema, the same loader for every scenario."""
 
     def load(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, settings: Settings,
-             clock: Clock, paths: list[Path]) -> Any:
+             clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
         return risks.load_risks(conn, source, root=root, set_id=set_id, schema_path=schema_path,
-                                today=clock.today(), relation_class=settings.missing_employment_relation_class)
+                                today=clock.today(), relation_class=settings.missing_employment_relation_class,
+                                mandates=mandates)
 
     return MessageKind(risks.schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
 
 
 def _load_modification_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
-                            settings: Settings, clock: Clock, paths: list[Path]) -> Any:
+                            settings: Settings, clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
     return modifications.load_modifications(conn, source, set_id=set_id, schema_path=schema_path,
-                                            today=clock.today(), batch_rows=settings.batch_rows)
+                                            today=clock.today(), batch_rows=settings.batch_rows, mandates=mandates)
 
 
 KINDS = {
@@ -334,9 +338,20 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
         error = next((e for f in files if (e := read_name(Path(f.name)).error) is not None), None)
         return _reject(settings, engine, clock, set_id, [error.code if error else "130"],
                        error.reason if error else "no GO file arrived for these files")
+    sender = load_senders(settings.senders).get(row.mailbox)
     codes = _set_level_codes(settings, clock, row, go, files, names)
+    reason = "the set fails the file checks"
+    if sender is None and settings.intake.unregistered_senders == "refuse":
+        codes.append("103")
+        reason = f"sender {row.mailbox} is not registered (config/senders/{row.mailbox}.toml)"
+    elif go.environment == "R" and settings.intake.signature_required_in_production:
+        problem = ("a signature (FS file) is missing for a part of this production set"
+                   if "122" in codes or "124" in codes else _signature_problem(sender, files, names))
+        if problem is not None:
+            codes.append("125")
+            reason = problem
     if codes:
-        return _reject(settings, engine, clock, set_id, codes, "the set fails the file checks")
+        return _reject(settings, engine, clock, set_id, codes, reason)
     parts = sorted(((name.part or 1, f) for f in files if (name := names[f.name]) and name.prefix == "FI"),
                    key=lambda pair: pair[0])
     paths = [Path(f.archive_path) for _, f in parts]
@@ -367,7 +382,25 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
             kind = None
     if kind is None:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
-    return _load_set(settings, engine, clock, row, paths, (sha, size), kind)
+    return _load_set(settings, engine, clock, row, paths, (sha, size), kind, sender.mandates if sender else None)
+
+
+def _signature_problem(sender: Sender | None, files: list[Any], names: dict[str, FileName | None]) -> str | None:
+    """Why the FS files of a production set do not prove its FI parts came from the sender, or None."""
+    if sender is None or sender.certificate is None:
+        return "no certificate is registered for this sender to verify its signatures"
+    key = load_public_key(sender.certificate)
+    by_part = {(n.prefix, n.part or 1): f for f in files if (n := names[f.name]) is not None}
+    for (prefix, part), fi in sorted(by_part.items()):
+        if prefix != "FI":
+            continue
+        fs = by_part.get(("FS", part))
+        if fs is None:
+            return f"the signature of part {part} is missing"
+        problem = verify_file(key, Path(fi.archive_path), Path(fs.archive_path))
+        if problem is not None:
+            return f"part {part}: {problem.reason}"
+    return None
 
 
 def _type_of_root(root: str) -> str | None:
@@ -420,7 +453,7 @@ def _reader(paths: list[Path]) -> Iterator[IO[bytes]]:
 
 
 def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
-              content: tuple[str, int], kind: MessageKind) -> SetOutcome:
+              content: tuple[str, int], kind: MessageKind, mandates: Mandates | None) -> SetOutcome:
     schema_path = settings.xsd / kind.schema
     now = clock.now()
     check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
@@ -429,7 +462,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
         with engine.begin() as conn, _reader(paths) as source:
             try:
                 loaded = kind.load(conn, source, set_id=row.id, schema_path=None if check else schema_path,
-                                   settings=settings, clock=clock, paths=paths)
+                                   settings=settings, clock=clock, paths=paths, mandates=mandates)
             except (ValueError, LookupError, TypeError, AttributeError) as exc:
                 # Without the schema in the stream, a structurally wrong document can trip the reader.
                 raise InvalidDocument(f"unreadable document: {exc.__class__.__name__}: {exc}") from exc

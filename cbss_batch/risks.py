@@ -22,6 +22,7 @@ from cbss_batch.notify import NotiForm
 from cbss_batch.parse.drs import read_drs
 from cbss_batch.records import Finding, RiskDeclaration
 from cbss_batch.rules.drs import check_employment_relation, check_end_of_contract, check_risk_declaration
+from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.queries import new_ticket
 from cbss_batch.store.tables import benefit_calculations, employment_periods, risk_declarations
 from cbss_batch.xmlsafe import load_schema
@@ -69,7 +70,7 @@ class LoadedRisks:
 
 
 def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, schema_path: Path | None, today: date,
-               relation_class: str | None) -> LoadedRisks:
+               relation_class: str | None, mandates: Mandates | None = None) -> LoadedRisks:
     """Check and stage every form of a DRS document."""
     loaded = LoadedRisks()
     for decl in read_drs(source, root, load_schema(schema_path) if schema_path else None):
@@ -78,6 +79,9 @@ def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, s
             findings += check_employment_relation(decl, _covered(conn, decl), relation_class)
         if decl.scenario == "WECH001":
             findings += check_end_of_contract(decl, _dimona_end(conn, decl))
+        if mandates is not None:
+            findings += check_mandate(mandates, noss_number=decl.noss_number, company_id=decl.company_id, on=today,
+                                      line=decl.line)
         outcome = RiskOutcome(decl, new_ticket(conn, today), findings)
         risk_id = _record(conn, outcome, set_id)
         if outcome.is_accepted:

@@ -61,8 +61,18 @@ class Workspace:
         return sorted(p.name for p in out.iterdir()) if out.is_dir() else []
 
 
-def write_config(root: Path, extra: str = "") -> Path:
-    """A workspace configuration with a fixed processing date."""
+UNSIGNED = "signature_required_in_production = false"
+
+
+def write_config(root: Path, extra: str = "", *, signatures: bool = False) -> Path:
+    """A workspace configuration with a fixed processing date.
+
+    Production (R) sets need signatures by default; tests about other things send them unsigned,
+    so the requirement is off unless ``signatures`` (tests/integration/test_signatures.py).
+    """
+    if not signatures and "signature_required_in_production" not in extra:
+        extra = (extra.replace("[intake]\n", f"[intake]\n{UNSIGNED}\n", 1) if "[intake]" in extra
+                 else f"{extra}\n[intake]\n{UNSIGNED}\n")
     path = root / "config" / "cbss.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f'[runtime]\ntoday = "{TODAY.isoformat()}"\nbatch_rows = 1000\n{extra}', encoding="utf-8")

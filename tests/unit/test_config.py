@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from cbss_batch.config import BUNDLED_XSD, IntakeSettings, OutboxSettings, Settings, load_settings
+from cbss_batch.config import (
+    BUNDLED_XSD,
+    IntakeSettings,
+    OutboxSettings,
+    SchedulerSettings,
+    Settings,
+    SftpSettings,
+    SigningSettings,
+    load_settings,
+)
 from cbss_batch.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -45,8 +54,14 @@ def test_empty_file_gives_documented_defaults(cwd: Path) -> None:
         xsd=BUNDLED_XSD,
         today=None,
         intake=IntakeSettings(max_part_bytes=50_000_000, max_parts=9, max_name_age_days=365, go_timeout_hours=24,
-                              signature_required_in_production=False),
+                              signature_required_in_production=True, unregistered_senders="accept"),
         outbox_options=OutboxSettings(compress_above_bytes=50_000_000),
+        senders=cwd / "config" / "senders",
+        sftp=SftpSettings(known_hosts=cwd / "config" / "known_hosts", connect_timeout=15.0, read_timeout=60.0,
+                          keepalive=30, session_timeout=3600.0, settle_seconds=1.0, incomplete_grace_minutes=60,
+                          push_attempts=3, retry_base_seconds=60),
+        signing=SigningSettings(key_file=None, key_env=None, passphrase_env=None),
+        scheduler=SchedulerSettings(lease_seconds=30, misfire_grace_seconds=21600, housekeeping_days=30, jobs=()),
         batch_rows=5000,
         parallel_validation=True,
     )
@@ -90,8 +105,17 @@ OVERRIDES: list[tuple[str, str, Callable[[Settings], Any], Callable[[Path], Any]
     ("max-name-age-days", "[intake]\nmax_name_age_days = 30", lambda s: s.intake.max_name_age_days,
      lambda _: 30),
     ("go-timeout-hours", "[intake]\ngo_timeout_hours = 2", lambda s: s.intake.go_timeout_hours, lambda _: 2),
-    ("signature-required", "[intake]\nsignature_required_in_production = true",
-     lambda s: s.intake.signature_required_in_production, lambda _: True),
+    ("signature-not-required", "[intake]\nsignature_required_in_production = false",
+     lambda s: s.intake.signature_required_in_production, lambda _: False),
+    ("unregistered-refused", '[intake]\nunregistered_senders = "refuse"', lambda s: s.intake.unregistered_senders,
+     lambda _: "refuse"),
+    ("senders-folder", '[paths]\nsenders = "etc/senders"', lambda s: s.senders, lambda cwd: cwd / "etc" / "senders"),
+    ("sftp-timeouts", "[sftp]\nconnect_timeout_seconds = 2\nread_timeout_seconds = 0.5",
+     lambda s: (s.sftp.connect_timeout, s.sftp.read_timeout), lambda _: (2.0, 0.5)),
+    ("signing-key", '[signing]\nkey_env = "CBSS_SIGNING_KEY"', lambda s: s.signing.key_env,
+     lambda _: "CBSS_SIGNING_KEY"),
+    ("scheduler-job", '[[scheduler.jobs]]\nname = "pull"\nkind = "cycle"\ncron = "*/5 * * * *"\nmailboxes = ["006400"]',
+     lambda s: s.scheduler.jobs[0].mailboxes, lambda _: ("006400",)),
     ("compress-above-bytes", "[outbox]\ncompress_above_bytes = 10", lambda s: s.outbox_options.compress_above_bytes,
      lambda _: 10),
     ("today-string", '[runtime]\ntoday = "2026-11-28"', lambda s: s.today, lambda _: date(2026, 11, 28)),
@@ -131,6 +155,14 @@ BAD_VALUES = [
     ("database-url-empty", '[database]\nurl = ""', "database.url"),
     ("database-url-number", "[database]\nurl = 5", "database.url"),
     ("max-parts-zero", "[intake]\nmax_parts = 0", "intake.max_parts"),
+    ("unregistered-senders-word", '[intake]\nunregistered_senders = "maybe"', "intake.unregistered_senders"),
+    ("sftp-timeout-negative", "[sftp]\nread_timeout_seconds = -1", "sftp.read_timeout_seconds"),
+    ("job-cron-and-interval", '[[scheduler.jobs]]\nname = "x"\ncron = "* * * * *"\nevery_seconds = 5',
+     "scheduler.jobs[1].cron"),
+    ("job-cron-six-fields", '[[scheduler.jobs]]\nname = "x"\ncron = "0 * * * * *"', "scheduler.jobs[1].cron"),
+    ("job-kind", '[[scheduler.jobs]]\nname = "x"\nkind = "dance"\nevery_seconds = 5', "scheduler.jobs[1].kind"),
+    ("job-mailbox", '[[scheduler.jobs]]\nname = "x"\nevery_seconds = 5\nmailboxes = ["64"]',
+     "scheduler.jobs[1].mailboxes"),
     ("max-parts-ten", "[intake]\nmax_parts = 10", "intake.max_parts"),
     ("max-parts-string", '[intake]\nmax_parts = "9"', "intake.max_parts"),
     ("max-parts-boolean", "[intake]\nmax_parts = true", "intake.max_parts"),
