@@ -100,7 +100,9 @@ def init(ctx: Context) -> None:
 @cli.command()
 @pass_context
 def run(ctx: Context) -> None:
-    """One full cycle: process every complete set in the inbox, write the answers to the outbox."""
+    """One full cycle: pull from the SFTP mailboxes, process every complete set in the inbox, write the
+    answers to the outbox and push them back. Exit 1 when a mailbox could not be served (the rest
+    of the cycle is done; what was left is retried on the next run)."""
     s = ctx.settings
     engine = open_database(s.database_url)
     try:
@@ -121,7 +123,10 @@ def run(ctx: Context) -> None:
         f"{d['sets']} sets: {d['sets_accepted']} accepted, {d['sets_rejected']} refused, "
         f"{d['sets_cancelled']} cancelled; declarations: {d['declarations_accepted']} accepted, "
         f"{d['declarations_refused']} refused; {d['answers_written']} answers written to {s.outbox} "
-        f"in {d['seconds']:.2f} s"))
+        f"in {d['seconds']:.2f} s" + (f"; {d['mailboxes']} SFTP mailboxes: {d['sets_pulled']} sets pulled, "
+                                      f"{d['answers_pushed']} answers pushed" if d["mailboxes"] else "")))
+    if summary.mailbox_errors:
+        raise BatchError("; ".join(summary.mailbox_errors))
 
 
 @cli.command()
@@ -334,3 +339,9 @@ def main() -> None:
         click.echo(f"Error: database failure: {first}; check the database (cbss-batch db current) and run again",
                    err=True)
         sys.exit(1)
+
+
+from cbss_batch.cli_transfer import mailbox, sign  # noqa: E402  (they use Context from this module)
+
+cli.add_command(sign)
+cli.add_command(mailbox)

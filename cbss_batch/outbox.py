@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cbss_batch.durable import fsync_dir, sha256_of
@@ -23,8 +24,10 @@ class OutboxConflict(BatchError):
     """An answer's name is taken in the outbox by a different file."""
 
 
-def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) -> Path:
-    """Place ``body`` in ``folder`` as ``name`` (or its ``CO`` form) followed by its GO marker; the path."""
+def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int,
+            sign: Callable[[Path], bytes] | None = None) -> Path:
+    """Place ``body`` in ``folder`` as ``name`` (or its ``CO`` form), then its ``FS`` signature when
+    ``sign`` is given, then its GO marker; the path of the delivered file."""
     folder.mkdir(parents=True, exist_ok=True)
     if body.stat().st_size > compress_above:
         target_name = name.with_prefix("CO")
@@ -39,6 +42,10 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int) ->
                                      "rewritten: the outbox and the database disagree (was the database reset?); "
                                      "move the old file away and run again")
             _copy_atomic(body, target)
+    if sign is not None:
+        signature = folder / str(name.with_prefix("FS"))
+        if not signature.exists():
+            _write_atomic(sign(target), signature)
     marker = folder / str(name.with_prefix("GO"))
     if not marker.exists():
         _copy_atomic(None, marker)
@@ -51,6 +58,16 @@ def _copy_atomic(source: Path | None, target: Path) -> None:
         if source is not None:
             with source.open("rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, target)
+    fsync_dir(target.parent)
+
+
+def _write_atomic(data: bytes, target: Path) -> None:
+    temp = target.with_name(target.name + ".part")
+    with temp.open("wb") as out:
+        out.write(data)
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, target)

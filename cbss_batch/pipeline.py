@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,13 +30,14 @@ from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
+from cbss_batch.exchange import Exchange
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
 from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
 from cbss_batch.senders import Mandates, Sender, load_senders
-from cbss_batch.signatures import load_public_key, verify_file
+from cbss_batch.signatures import load_public_key, sign_files, signing_key, verify_file
 from cbss_batch.store import queries
 from cbss_batch.store.session import STORE_ERRORS
 from cbss_batch.xmlcheck import ParallelCheck
@@ -126,6 +128,10 @@ class RunSummary:
     answers_written: int = 0
     seconds: float = 0.0
     tickets: list[str] = field(default_factory=list)
+    mailboxes: int = 0
+    sets_pulled: int = 0
+    answers_pushed: int = 0
+    mailbox_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -180,7 +186,9 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     summary = RunSummary()
     with engine.begin() as conn:
         run_id = queries.start_run(conn, "run", clock.now(), job=job)
+    exchange = Exchange(settings, engine, os.environ, mailboxes)
     try:
+        exchange.pull(clock.now())
         _clear_leftovers(settings, engine)
         for set_id in _resumable(engine):
             _count(summary, process_set(settings, engine, clock, set_id))
@@ -201,16 +209,24 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
                 outcome = process_set(settings, engine, clock, outcome)
             _count(summary, outcome)
         summary.answers_written = deliver_pending(settings, engine, clock)
+        exchange.push(clock.now())
     except BaseException as exc:
+        exchange.close()
         with engine.begin() as conn:
             queries.finish_run(conn, run_id, now=clock.now(), sets=summary.sets,
                                accepted=summary.declarations_accepted, refused=summary.declarations_refused,
                                status="failed", message=str(exc)[:500])
         raise
+    exchange.close()
+    summary.mailboxes = exchange.report.mailboxes
+    summary.sets_pulled = exchange.report.sets_pulled
+    summary.answers_pushed = exchange.report.answers_pushed
+    summary.mailbox_errors = exchange.report.errors
     summary.seconds = round(time.monotonic() - started, 3)
     with engine.begin() as conn:
         queries.finish_run(conn, run_id, now=clock.now(), sets=summary.sets, accepted=summary.declarations_accepted,
-                           refused=summary.declarations_refused, status="ok")
+                           refused=summary.declarations_refused, status="partial" if summary.mailbox_errors else "ok",
+                           message="; ".join(summary.mailbox_errors)[:500] or None)
     log.info("run: %d sets (%d accepted, %d rejected, %d cancelled), %d declarations accepted, %d refused, "
              "%d answers written in %.2f s", summary.sets, summary.sets_accepted, summary.sets_rejected,
              summary.sets_cancelled, summary.declarations_accepted, summary.declarations_refused,
@@ -562,15 +578,19 @@ def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes
 
 
 def deliver_pending(settings: Settings, engine: Engine, clock: Clock) -> int:
-    """Write every pending answer to its outbox folder with its GO marker; the number written."""
+    """Write every pending answer to its outbox folder (with its FS signature when we sign answers)
+    and its GO marker; the number written."""
     with engine.connect() as conn:
         pending = queries.pending_outbound(conn)
+    key = signing_key(settings.signing, os.environ) if pending else None
     for message in pending:
-        target = outbox.deliver(Path(message.body_path), FileName.parse(message.name),
-                                settings.outbox / message.mailbox / message.folder,
-                                compress_above=settings.outbox_options.compress_above_bytes)
+        name = FileName.parse(message.name)
+        target = outbox.deliver(Path(message.body_path), name, settings.outbox / message.mailbox / message.folder,
+                                compress_above=settings.outbox_options.compress_above_bytes,
+                                sign=(lambda path: sign_files(key, [path])) if key is not None else None)
         with engine.begin() as conn:
-            queries.mark_written(conn, message.id, clock.now())
+            queries.mark_written(conn, message.id, clock.now(),
+                                 signature_name=str(name.with_prefix("FS")) if key is not None else None)
             queries.audit(conn, "answer-written", now=clock.now(), set_id=message.set_id, detail=target.name)
         log.info("wrote %s to %s/%s", target.name, message.mailbox, message.folder)
     return len(pending)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from cbss_batch.config import SigningSettings
 from cbss_batch.errors import ConfigError
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -86,6 +87,24 @@ def load_private_key(data: bytes, passphrase: bytes | None, origin: str) -> Priv
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise ConfigError(f"{origin}: only RSA and EC keys sign FS files")
     return key
+
+
+def signing_key(settings: SigningSettings, environ: Mapping[str, str]) -> PrivateKey | None:
+    """Our own key for FS files beside the answers, or None when none is configured."""
+    passphrase = environ.get(settings.passphrase_env, "").encode() if settings.passphrase_env else None
+    if settings.key_env:
+        text = environ.get(settings.key_env)
+        if not text:
+            raise ConfigError(f"signing.key_env names {settings.key_env}, which is not set; export the PEM private "
+                              "key in it or remove [signing]")
+        return load_private_key(text.encode("ascii", "replace"), passphrase or None, settings.key_env)
+    if settings.key_file is not None:
+        try:
+            data = settings.key_file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"signing.key_file {settings.key_file}: cannot read: {exc.strerror}") from exc
+        return load_private_key(data, passphrase or None, str(settings.key_file))
+    return None
 
 
 def sign_digest(key: PrivateKey, digest: bytes) -> bytes:

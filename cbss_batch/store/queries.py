@@ -183,10 +183,35 @@ def pending_outbound(conn: Connection) -> list[Any]:
                              .order_by(outbound_messages.c.id)))
 
 
-def mark_written(conn: Connection, message_id: int, now: datetime) -> None:
-    """Record that an answer is in the outbox with its GO marker."""
+def mark_written(conn: Connection, message_id: int, now: datetime, signature_name: str | None = None) -> None:
+    """Record that an answer is in the outbox with its GO marker (and the FS file written beside it)."""
     conn.execute(update(outbound_messages).where(outbound_messages.c.id == message_id)
-                 .values(state="written", written_at=now))
+                 .values(state="written", written_at=now, signature_name=signature_name))
+
+
+def unpushed_outbound(conn: Connection, mailbox: str, now: datetime) -> list[Any]:
+    """Answers in the local outbox of ``mailbox`` not yet uploaded to its SFTP mailbox and due for a try."""
+    return list(conn.execute(select(outbound_messages).where(and_(
+        outbound_messages.c.mailbox == mailbox, outbound_messages.c.state == "written",
+        outbound_messages.c.pushed_at.is_(None),
+        or_(outbound_messages.c.push_next_at.is_(None), outbound_messages.c.push_next_at <= now)))
+        .order_by(outbound_messages.c.id)))
+
+
+def mark_pushed(conn: Connection, message_id: int, now: datetime) -> None:
+    conn.execute(update(outbound_messages).where(outbound_messages.c.id == message_id)
+                 .values(pushed_at=now, push_error=None, push_next_at=None))
+
+
+def push_failures(conn: Connection, message_id: int) -> int:
+    return int(conn.execute(select(outbound_messages.c.push_failures)
+                            .where(outbound_messages.c.id == message_id)).scalar_one() or 0)
+
+
+def mark_push_failed(conn: Connection, message_id: int, *, failures: int, error: str, next_at: datetime) -> None:
+    """Record a failed upload and when to try again."""
+    conn.execute(update(outbound_messages).where(outbound_messages.c.id == message_id)
+                 .values(push_failures=failures, push_error=error[:1000], push_next_at=next_at))
 
 
 def start_run(conn: Connection, kind: str, now: datetime, job: str | None = None) -> int:
