@@ -92,6 +92,8 @@ class Exchange:
 
     def push(self, now: datetime) -> None:
         for mailbox in self.mailboxes:
+            if mailbox.sender in self._failed:
+                continue  # its answers wait for the next cycle rather than another timeout now
             try:
                 pushed = push_mailbox(self._session(mailbox), self.settings, self.engine, now=now)
             except (TransportError, ConfigError) as exc:
