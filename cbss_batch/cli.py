@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class Context:
             render(data)
 
 
-pass_context = click.make_pass_decorator(Context)
+pass_context: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(Context)
 
 
 def _print_table(title: str | None, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -345,3 +346,7 @@ from cbss_batch.cli_transfer import mailbox, sign  # noqa: E402  (they use Conte
 
 cli.add_command(sign)
 cli.add_command(mailbox)
+
+from cbss_batch.cli_scheduler import scheduler  # noqa: E402  (APScheduler is imported by the command only)
+
+cli.add_command(scheduler)
