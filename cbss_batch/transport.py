@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr")
 READ_REQUEST_BYTES = 128 * 1024  # per SFTP read request while prefetching (paramiko's default: 32 KiB)
 MAX_PACKET_BYTES = 128 * 1024  # largest SSH packet we accept (paramiko's default: 32 KiB)
-_COPY_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +216,7 @@ class SftpTransport:
             source.MAX_REQUEST_SIZE = READ_REQUEST_BYTES
             source.prefetch(size)
             copied = 0
-            while data := source.read(_COPY_BYTES):
+            while data := source.read(READ_REQUEST_BYTES):  # one prefetched reply each: no joining
                 target.write(data)
                 copied += len(data)
         return copied
