@@ -350,3 +350,8 @@ cli.add_command(mailbox)
 from cbss_batch.cli_scheduler import scheduler  # noqa: E402  (APScheduler is imported by the command only)
 
 cli.add_command(scheduler)
+
+from cbss_batch.cli_extract import extract, resend  # noqa: E402  (they use Context from this module)
+
+cli.add_command(extract)
+cli.add_command(resend)

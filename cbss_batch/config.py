@@ -59,10 +59,11 @@ class JobSettings:
     """One scheduled job: what it does and when."""
 
     name: str
-    kind: str  # cycle | housekeeping
+    kind: str  # cycle | extract | housekeeping
     cron: str | None = None  # five crontab fields: minute hour day month day-of-week
     every_seconds: int | None = None
     mailboxes: tuple[str, ...] = ()  # cycle: only these mailboxes (empty: all)
+    institutions: tuple[str, ...] = ()  # extract: only these institutions (empty: all)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +95,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
     senders: Path = Path("config/senders")  # one <number>.toml per registered sender
+    institutions: Path = Path("config/institutions")  # one <name>.toml per subscribed institution
     sftp: SftpSettings = field(default_factory=lambda: SftpSettings(known_hosts=Path("config/known_hosts")))
     signing: SigningSettings = field(default_factory=SigningSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
@@ -157,6 +159,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
                                                ("accept", "refuse")),
         ),
         senders=base / reader.text(paths, "paths", "senders", "config/senders"),
+        institutions=base / reader.text(paths, "paths", "institutions", "config/institutions"),
         sftp=_sftp(reader, base),
         signing=_signing(reader, base),
         scheduler=_scheduler(reader),
@@ -198,7 +201,7 @@ def _scheduler(reader: _Reader) -> SchedulerSettings:
     for index, job in enumerate(jobs_data, start=1):
         section = f"scheduler.jobs[{index}]"
         name = reader.text(job, section, "name", f"job-{index}")
-        kind = reader.choice(job, section, "kind", "cycle", ("cycle", "housekeeping"))
+        kind = reader.choice(job, section, "kind", "cycle", ("cycle", "extract", "housekeeping"))
         cron = reader.optional_text(job, section, "cron")
         every = job.get("every_seconds")
         if (cron is None) == (every is None):
@@ -209,12 +212,15 @@ def _scheduler(reader: _Reader) -> SchedulerSettings:
         if not isinstance(mailboxes, list) or not all(
                 isinstance(m, str) and len(m) == 6 and m.isdigit() for m in mailboxes):
             raise reader._fail(section, "mailboxes", 'a list of 6-digit sender numbers like ["006400"]', mailboxes)
+        institutions = job.get("institutions", [])
+        if not isinstance(institutions, list) or not all(isinstance(i, str) and i for i in institutions):
+            raise reader._fail(section, "institutions", 'a list of institution names like ["onem"]', institutions)
         if name in {j.name for j in jobs}:
             raise reader._fail(section, "name", "unique among the jobs", name)
         jobs.append(JobSettings(name=name, kind=kind, cron=cron,
                                 every_seconds=None if every is None else
                                 reader.integer(job, section, "every_seconds", 60, minimum=1),
-                                mailboxes=tuple(mailboxes)))
+                                mailboxes=tuple(mailboxes), institutions=tuple(institutions)))
     return SchedulerSettings(
         lease_seconds=reader.integer(t, "scheduler", "lease_seconds", 30, minimum=2),
         misfire_grace_seconds=reader.integer(t, "scheduler", "misfire_grace_seconds", 6 * 3600, minimum=1),

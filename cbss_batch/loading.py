@@ -33,7 +33,7 @@ from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
-from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson, WorkerRecord
+from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Fact, Finding, NaturalPerson, WorkerRecord
 from cbss_batch.rules.amounts import compare_line, compare_structural_reduction
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.senders import Mandates, check_mandate
@@ -128,6 +128,10 @@ class LoadedSet:
 
     def findings_with_lines(self) -> list[DeclarationOutcome]:
         return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+    def facts(self) -> list[Fact]:
+        """Every accepted declaration is a new fact (its worker lines go to the institutions)."""
+        return [Fact("dmfa", "new", d.ticket) for d in self.declarations if d.is_accepted]
 
 
 class _Declaration:

@@ -20,7 +20,7 @@ from cbss_batch.ids import is_valid_insz, mask_insz
 from cbss_batch.loading import stage_natural_person, stage_worker_record
 from cbss_batch.notify import LineChange, NotiForm
 from cbss_batch.parse.dmfa_update import read_dmfa_update
-from cbss_batch.records import UPDATE_ACTIONS, DmfaModification, Finding, NaturalPerson, PersonUpdate
+from cbss_batch.records import UPDATE_ACTIONS, DmfaModification, Fact, Finding, NaturalPerson, PersonUpdate
 from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import BulkWriter
 from cbss_batch.store.queries import new_ticket
@@ -69,6 +69,10 @@ class LoadedModifications:
 
     def findings_with_lines(self) -> list[ModificationOutcome]:
         return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+    def facts(self) -> list[Fact]:
+        """Every accepted modification changes worker lines (new, changed or removed, per line)."""
+        return [Fact("dmfa", "changed", d.ticket) for d in self.declarations if d.is_accepted and d.version]
 
 
 def load_modifications(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,

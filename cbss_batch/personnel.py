@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, select, update
 
 from cbss_batch.notify import DimonaImpact, NotiForm
 from cbss_batch.parse.dimona import read_dimona
-from cbss_batch.records import DimonaDeclaration, EmploymentPeriod, Finding
+from cbss_batch.records import DimonaDeclaration, EmploymentPeriod, Fact, Finding
 from cbss_batch.rules.dimona import (
     apply,
     canonical_period_id,
@@ -31,6 +31,7 @@ from cbss_batch.store.tables import dimona_declarations, employment_period_versi
 from cbss_batch.xmlsafe import load_schema
 
 DIMONA_SCHEMA = "Dimona_20231.xsd"
+MUTATIONS = {"IN": "new", "CANCEL": "cancelled"}  # what a period version means to an institution
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class DimonaOutcome:
     findings: list[Finding]
     period: EmploymentPeriod | None
     declaration_id: int | None = None  # anomalies link DmfA declarations by id; Dimona forms by ticket
+    changed_period: bool = False  # a new version of the period was stored
 
     @property
     def is_accepted(self) -> bool:
@@ -70,6 +72,11 @@ class LoadedDimona:
 
     def findings_with_lines(self) -> list[DimonaOutcome]:
         return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+    def facts(self) -> list[Fact]:
+        """Every new period version: an IN is new, a CANCEL cancels, the rest change the period."""
+        return [Fact("dimona", MUTATIONS.get(d.declaration.action, "changed"), d.ticket)
+                for d in self.declarations if d.is_accepted and d.changed_period]
 
 
 def load_dimona(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
@@ -108,9 +115,10 @@ def _handle(conn: Connection, decl: DimonaDeclaration, *, set_id: int, today: da
         after = apply(decl, target, new_id)
     declaration_id = _record_declaration(conn, decl, set_id=set_id, ticket=ticket, accepted=accepted,
                                          period_id=(after.period_id if after else decl.period_id))
-    if accepted and after is not None and after != target:
+    changed = accepted and after is not None and after != target
+    if changed and after is not None:
         _store_period(conn, after, action=decl.action, declaration_id=declaration_id, now=now)
-    return DimonaOutcome(decl, ticket, findings, after)
+    return DimonaOutcome(decl, ticket, findings, after, changed_period=changed)
 
 
 def _period(conn: Connection, period_id: str) -> EmploymentPeriod | None:

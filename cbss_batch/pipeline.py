@@ -503,6 +503,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                 if correction is not None:
                     _queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
                                   parts=(1, 1))
+            queries.record_facts(conn, loaded.facts(), set_id=row.id, environment=row.environment, now=now)
             queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
                           detail=f"{accepted} declarations accepted, {refused} refused")
     except InvalidDocument as exc:

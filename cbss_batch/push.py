@@ -91,11 +91,15 @@ def local_files(settings: Settings, message: Any) -> list[Path]:
 
 
 def _upload_answer(transport: SftpTransport, settings: Settings, message: Any) -> None:
-    remote_dir = transport.mailbox.remote(message.folder)
-    for local in local_files(settings, message):
+    upload_files(transport, transport.mailbox.remote(message.folder), local_files(settings, message))
+
+
+def upload_files(transport: SftpTransport, remote_dir: str, files: list[Path]) -> None:
+    """Upload ``files`` in order, each under a temporary name then renamed; one already there is kept."""
+    for local in files:
         if not local.exists():
-            raise TransportError(f"{local} is missing from the local outbox; run `cbss-batch run` to deliver it "
-                                 "again before it can be pushed")
+            raise TransportError(f"{local} is missing from the local outbox; deliver it again (`cbss-batch resend`) "
+                                 "before it can be pushed")
         target = f"{remote_dir}/{local.name}"
         size = local.stat().st_size
         if transport.exists(target) == size:

@@ -14,6 +14,14 @@ BLOCKING = "B"
 ANOMALY_CLASSES = ("B", "P", "NP", "D", "W", "I")
 
 
+class Fact(NamedTuple):
+    """An accepted fact for the institutions: what kind, how it changes what they know, from which declaration."""
+
+    kind: str  # dmfa | dimona | risk
+    mutation: str  # new | changed | cancelled
+    ticket: str  # the declaration (or DmfA modification) ticket
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One anomaly: official id ``<zone>-<code>``, its class, and where it was found."""

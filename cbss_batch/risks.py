@@ -20,7 +20,7 @@ from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.drs import read_drs
-from cbss_batch.records import Finding, RiskDeclaration
+from cbss_batch.records import Fact, Finding, RiskDeclaration
 from cbss_batch.rules.drs import check_employment_relation, check_end_of_contract, check_risk_declaration
 from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.queries import new_ticket
@@ -67,6 +67,9 @@ class LoadedRisks:
 
     def findings_with_lines(self) -> list[RiskOutcome]:
         return [d for d in self.declarations if any(f.line and not f.column for f in d.findings)]
+
+    def facts(self) -> list[Fact]:
+        return [Fact("risk", "new", d.ticket) for d in self.declarations if d.is_accepted]
 
 
 def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, schema_path: Path | None, today: date,

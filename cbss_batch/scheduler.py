@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from cbss_batch.config import JobSettings, Settings
 from cbss_batch.errors import ConfigError
-from cbss_batch.jobs import JOB_FUNCTION
+from cbss_batch.jobs import JOB_FUNCTION, configured_jobs
 from cbss_batch.leadership import SchedulerLock, holder_description, scheduler_lock
 from cbss_batch.store.session import STORE_ERRORS, make_engine, open_database
 
@@ -58,11 +58,12 @@ class PlannedJob:
 
 def plan_jobs(settings: Settings, db_url: str | None) -> list[PlannedJob]:
     """The configured jobs with their triggers; ConfigError when there are none or a schedule is wrong."""
-    if not settings.scheduler.jobs:
+    configured = configured_jobs(settings)
+    if not configured:
         raise ConfigError(f"{settings.config_path}: no jobs to schedule; add [[scheduler.jobs]] tables with "
                           'name, kind ("cycle" or "housekeeping") and cron = "m h dom mon dow" or every_seconds = N')
     plans = []
-    for job in settings.scheduler.jobs:
+    for job in configured:
         if job.cron is not None:
             try:
                 trigger: Any = crontab_trigger(job.cron)

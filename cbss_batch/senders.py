@@ -126,7 +126,7 @@ def _read_sender(path: Path) -> Sender:
     return Sender(number=number, name=str(data.get("name", "")),
                   certificate=(path.parent / certificate) if certificate else None,
                   mandates=_read_mandates(path, data["mandates"]),
-                  mailbox=_read_mailbox(path, number, mailbox) if mailbox else None)
+                  mailbox=read_mailbox(path, number, mailbox) if mailbox else None)
 
 
 def _read_mandates(path: Path, table: dict[str, Any]) -> Mandates:
@@ -159,7 +159,8 @@ def _read_entry(path: Path, key: str, width: int, entry: object) -> MandateEntry
     return MandateEntry(number=number, valid_from=days["from"], valid_until=days["until"])
 
 
-def _read_mailbox(path: Path, number: str, table: dict[str, Any]) -> Mailbox:
+def read_mailbox(path: Path, number: str, table: dict[str, Any]) -> Mailbox:
+    """The ``[mailbox]`` table of a sender (or institution) file."""
     def text(key: str, default: str | None = None) -> str:
         value = table.get(key, default)
         if not isinstance(value, str) or not value:

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
-from cbss_batch.records import Finding
+from cbss_batch.records import Fact, Finding
 from cbss_batch.store.bulk import reserve_ids
 from cbss_batch.store.tables import (
     anomalies,
     audit_events,
     declarations,
     employment_periods,
+    fact_events,
     file_sets,
     outbound_messages,
     received_files,
@@ -235,3 +236,22 @@ def declaration_counts(conn: Connection, set_id: int) -> tuple[int, int]:
                         .group_by(declarations.c.accepted)).all()
     counts = {bool(r[0]): int(r[1]) for r in rows}
     return counts.get(True, 0), counts.get(False, 0)
+
+
+FACTS_LOCK = 0x63627373_66616374  # "cbssfact": serialises fact events so their ids follow commit order
+
+
+def record_facts(conn: Connection, facts: Sequence[Fact], *, set_id: int, environment: str, now: datetime) -> None:
+    """Append the facts of a set for the institutions, at the end of the set's transaction.
+
+    On PostgreSQL a transaction-level advisory lock is taken first, so that events get their ids in
+    the order their transactions commit: an extract that has read up to event N never misses an
+    event below N committed later.
+    """
+    if not facts:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FACTS_LOCK})
+    conn.execute(fact_events.insert(), [
+        {"kind": f.kind, "mutation": f.mutation, "ticket": f.ticket, "set_id": set_id, "environment": environment,
+         "recorded_at": now} for f in facts])

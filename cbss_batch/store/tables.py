@@ -452,3 +452,51 @@ contribution_corrections = Table(
     Column("corrected_basis", BigInteger),
     Column("corrected_amount", BigInteger, nullable=False),
 )
+
+# --- Facts delivered to institutions ---------------------------------------------------------------
+
+# One event per accepted fact, in commit order: a DmfA declaration (new) or modification (changed),
+# a Dimona period version (new / changed / cancelled), a social-risk declaration (new). Extracts expand
+# an event into records (a DmfA event into its worker lines) when they are written.
+fact_events = Table(
+    "fact_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(8), nullable=False),  # dmfa | dimona | risk
+    Column("mutation", String(10), nullable=False),  # new | changed | cancelled
+    Column("ticket", String(20), nullable=False),  # the declaration (or modification) it comes from
+    Column("set_id", Integer, nullable=False),
+    Column("environment", String(1), nullable=False),  # R | T | S, of the set
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+extracts = Table(
+    "extracts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("institution", String(40), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("environment", String(1), nullable=False),
+    Column("first_event", Integer, nullable=False),
+    Column("last_event", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("backfill", Boolean, nullable=False),
+    Column("body_path", String, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | written
+    Column("created_at", DateTime, nullable=False),
+    Column("written_at", DateTime),
+    Column("pushed_at", DateTime),
+    Column("push_failures", Integer, nullable=False, server_default="0"),
+    Column("push_next_at", DateTime),
+    Column("push_error", Text),
+    UniqueConstraint("institution", "name"),
+)
+
+# Per institution: every event up to last_event is in one of its extracts (or matched none of its
+# subscriptions). It moves in the same transaction that records the extract.
+institution_marks = Table(
+    "institution_marks", metadata,
+    Column("institution", String(40), primary_key=True),
+    Column("last_event", Integer, nullable=False),
+    Column("since", DateTime, nullable=False),
+)

@@ -57,6 +57,7 @@ def test_empty_file_gives_documented_defaults(cwd: Path) -> None:
                               signature_required_in_production=True, unregistered_senders="accept"),
         outbox_options=OutboxSettings(compress_above_bytes=50_000_000),
         senders=cwd / "config" / "senders",
+        institutions=cwd / "config" / "institutions",
         sftp=SftpSettings(known_hosts=cwd / "config" / "known_hosts", connect_timeout=15.0, read_timeout=60.0,
                           keepalive=30, session_timeout=3600.0, settle_seconds=1.0, incomplete_grace_minutes=60,
                           push_attempts=3, retry_base_seconds=60),

@@ -1,0 +1,1 @@
+"""Institution extracts: facts collected once, delivered exactly once to every institution subscribed to them."""
