@@ -30,7 +30,6 @@ from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
-from cbss_batch.exchange import Exchange
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
 from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
@@ -186,6 +185,8 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     summary = RunSummary()
     with engine.begin() as conn:
         run_id = queries.start_run(conn, "run", clock.now(), job=job)
+    from cbss_batch.exchange import Exchange  # paramiko is loaded only by the commands that pull and push
+
     exchange = Exchange(settings, engine, os.environ, mailboxes)
     try:
         exchange.pull(clock.now())

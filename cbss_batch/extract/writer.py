@@ -51,10 +51,16 @@ def record_element(number: int, record: Record) -> etree._Element:
 
 def _fill(parent: etree._Element, data: dict[str, Any]) -> None:
     """Children in the order of ``data``; None is left out, a list repeats the element."""
+    sub = etree.SubElement
     for tag, value in data.items():
         if value is None:
             continue
-        if isinstance(value, list):
+        kind = type(value)
+        if kind is str:
+            sub(parent, tag).text = value
+        elif kind is int:
+            sub(parent, tag).text = str(value)
+        elif kind is list:
             for item in value:
                 if isinstance(item, dict):
                     _fill(etree.SubElement(parent, tag), item)

@@ -37,14 +37,14 @@ INSTITUTIONS = {
 }
 
 
-def _workspace(tmp_path: Path, institutions: dict[str, str] = INSTITUTIONS) -> Workspace:
+def _workspace(tmp_path: Path, institutions: dict[str, str] = INSTITUTIONS, db_url: str | None = None) -> Workspace:
     root = tmp_path / "ws"
     write_config(root)
     folder = root / "config" / "institutions"
     folder.mkdir(parents=True)
     for name, text in institutions.items():
         (folder / f"{name}.toml").write_text(f'name = "{name}"\n{text}', encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, db_url or f"sqlite:///{root / 'var' / 'cbss.db'}")
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -88,8 +88,8 @@ def _lines_by_committee(content: bytes) -> dict[str, set[str]]:
     return lines
 
 
-def test_each_institution_receives_its_facts_once_in_order_over_several_nights(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_each_institution_receives_its_facts_once_in_order_over_several_nights(tmp_path: Path, db_url: str) -> None:
+    ws = _workspace(tmp_path, db_url=db_url)
     original = make_dmfa(workers=30, quarter="20253", seed=3)
     lines = _lines_by_committee(original)
     in_committee_200 = {k for k, jcs in lines.items() if "200" in jcs}

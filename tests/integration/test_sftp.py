@@ -300,3 +300,27 @@ def test_mailbox_check_lists_remote_folders(ws: Workspace, remote: Remote) -> No
     result = ws.cli("mailbox", "check")
     assert result.exit_code == 0, result.output
     assert "006400 127.0.0.1" in result.output and "INTEST 2 files" in result.output
+
+
+def test_extracts_are_pushed_to_an_institution_mailbox(ws: Workspace, remote: Remote) -> None:
+    out = remote.root / "pensions" / "OUTTEST"
+    out.mkdir(parents=True)
+    folder = ws.root / "config" / "institutions"
+    folder.mkdir(parents=True)
+    (folder / "pensions.toml").write_text(
+        'name = "pensions"\nlocal = false\n[[subscriptions]]\nkind = "dmfa"\n[mailbox]\nhost = "127.0.0.1"\n'
+        f'port = {remote.sshd.port}\nuser = "{remote.sshd.user}"\nkey_file = "{remote.sshd.client_key}"\n'
+        f'outtest = "{out}"\n', encoding="utf-8")
+    drop_set(remote.root, "006400", make_dmfa(workers=2, quarter="20253"), day=DAY)
+    assert ws.cli("run").exit_code == 0
+    result = ws.cli("extract")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["FO.EXTR.999999.20261128.00001.T",
+                                                    "GO.EXTR.999999.20261128.00001.T"]
+    assert not (ws.outbox / "institutions" / "pensions").exists()  # local = false
+    assert rows(ws, "select count(*) from extracts where pushed_at is not null") == [(1,)]
+    (out / "FO.EXTR.999999.20261128.00001.T").unlink()
+    assert ws.cli("resend", "FO.EXTR.999999.20261128.00001.T").exit_code == 0
+    assert ws.cli("extract").exit_code == 0  # the resent extract is pushed again
+    assert sorted(p.name for p in out.iterdir()) == ["FO.EXTR.999999.20261128.00001.T",
+                                                    "GO.EXTR.999999.20261128.00001.T"]
