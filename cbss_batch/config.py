@@ -18,6 +18,7 @@ from cbss_batch.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/cbss.toml")
 BUNDLED_XSD = Path(__file__).resolve().parent.parent / "xsd"  # the project's schemas, beside the package
+BUNDLED_PARAMETERS = Path(__file__).resolve().parent.parent / "config" / "parameters"  # rates shipped with it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +97,7 @@ class Settings:
     outbox_options: OutboxSettings = field(default_factory=OutboxSettings)
     senders: Path = Path("config/senders")  # one <number>.toml per registered sender
     institutions: Path = Path("config/institutions")  # one <name>.toml per subscribed institution
+    parameters: Path = BUNDLED_PARAMETERS  # effective-dated rates and amounts (*.toml)
     sftp: SftpSettings = field(default_factory=lambda: SftpSettings(known_hosts=Path("config/known_hosts")))
     signing: SigningSettings = field(default_factory=SigningSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
@@ -160,6 +162,9 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         ),
         senders=base / reader.text(paths, "paths", "senders", "config/senders"),
         institutions=base / reader.text(paths, "paths", "institutions", "config/institutions"),
+        parameters=(base / reader.text(paths, "paths", "parameters", "") if "parameters" in paths
+                    else base / "config" / "parameters" if (base / "config" / "parameters").is_dir()
+                    else BUNDLED_PARAMETERS),
         sftp=_sftp(reader, base),
         signing=_signing(reader, base),
         scheduler=_scheduler(reader),

@@ -28,7 +28,7 @@ from cbss_batch.calculate.contributions import (
     unrelated_contribution,
 )
 from cbss_batch.calculate.kernel import RateSnapshot, compute_line
-from cbss_batch.calculate.parameters import project_parameters
+from cbss_batch.calculate.parameters import Parameters, project_parameters
 from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
@@ -139,9 +139,10 @@ class _Declaration:
 
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
                  relation_class: str | None, workers: int | None, structural_reduction: bool = False,
-                 mandates: Mandates | None = None) -> None:
+                 mandates: Mandates | None = None, parameters: Parameters | None = None) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
-        self.snapshot = _rate_snapshot(header, workers)
+        self.parameters = parameters or project_parameters()
+        self.snapshot = _rate_snapshot(header, workers, self.parameters)
         self.contributions = self.students = 0  # as accepted: ours where we compute them
         self.structural_reduction = structural_reduction and self.snapshot is not None
         self.employer = Employer(workers=workers or 0)
@@ -167,7 +168,7 @@ def _check_unrelated(decl: _Declaration, contribution: Contribution) -> None:
     """An employer-level contribution (870, 864/865) recomputed on its declared basis (CALCULATIONS.md §1.4):
     00022-044 (class P) when the declared amount differs; ours counts in what is owed."""
     header = decl.outcome.header
-    ours = euros_to_cents(unrelated_contribution(contribution, header.quarter, project_parameters()).amount)
+    ours = euros_to_cents(unrelated_contribution(contribution, header.quarter, decl.parameters).amount)
     decl.unrelated_change += ours - contribution.amount
     if ours != contribution.amount:
         decl.review.findings.append(Finding(
@@ -180,12 +181,12 @@ def _check_unrelated(decl: _Declaration, contribution: Contribution) -> None:
 
 def _structural_reduction_cents(record: WorkerRecord, decl: _Declaration) -> int:
     """Our structural reduction of a worker line (the reference calculation, CALCULATIONS.md §2), in cents."""
-    result = contributions_for_line(record, decl.outcome.header.quarter, decl.employer, project_parameters(),
+    result = contributions_for_line(record, decl.outcome.header.quarter, decl.employer, decl.parameters,
                                     structural_reduction=True)
     return sum(euros_to_cents(d.amount) for d in result.deductions if d.code == "3000" and not d.as_declared)
 
 
-def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | None:
+def _rate_snapshot(header: DmfaHeader, workers: int | None, parameters: Parameters) -> RateSnapshot | None:
     """The contribution rates for this declaration, or None when they cannot be computed.
 
     SIMPLIFIED: the employer's size is the number of workers in this declaration, and the employer
@@ -195,7 +196,7 @@ def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | No
     if workers is None:
         return None
     try:
-        return RateSnapshot.build(header.quarter, Employer(workers=workers), project_parameters())
+        return RateSnapshot.build(header.quarter, Employer(workers=workers), parameters)
     except ConfigError as exc:
         log.warning("contributions of quarter %s are not computed: %s", header.quarter, exc)
         return None
@@ -204,7 +205,7 @@ def _rate_snapshot(header: DmfaHeader, workers: int | None) -> RateSnapshot | No
 def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None, today: date,
               batch_rows: int, relation_class: str | None = None,
               person_counts: list[int] | None = None, structural_reduction: bool = False,
-              mandates: Mandates | None = None) -> LoadedSet:
+              mandates: Mandates | None = None, parameters: Parameters | None = None) -> LoadedSet:
     """Stream, check and stage every declaration of a DmfA document; InvalidDocument on bad XML.
 
     With ``schema_path`` the stream is validated as it is read; without, the caller validates the
@@ -219,7 +220,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
             index = event.header.form_index - 1
             workers = person_counts[index] if person_counts is not None and index < len(person_counts) else None
             current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers,
-                                   structural_reduction, mandates)
+                                   structural_reduction, mandates, parameters)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
         elif isinstance(event, UnrelatedRead):

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
+from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
@@ -60,7 +61,7 @@ class MessageKind:
 def _load_dmfa_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
                     settings: Settings, clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
     return loading.load_dmfa(conn, source, set_id=set_id, schema_path=schema_path, today=clock.today(),
-                             mandates=mandates,
+                             mandates=mandates, parameters=project_parameters(settings.parameters),
                              batch_rows=settings.batch_rows,
                              relation_class=settings.missing_employment_relation_class,
                              person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None,
@@ -80,7 +81,7 @@ def _risk_kind(settings: Settings, root: str) -> MessageKind:
              clock: Clock, paths: list[Path], mandates: Mandates | None) -> Any:
         return risks.load_risks(conn, source, root=root, set_id=set_id, schema_path=schema_path,
                                 today=clock.today(), relation_class=settings.missing_employment_relation_class,
-                                mandates=mandates)
+                                mandates=mandates, parameters=project_parameters(settings.parameters))
 
     return MessageKind(risks.schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, and_, or_, select
 
 from cbss_batch.calculate.benefits import benefits_for
-from cbss_batch.calculate.parameters import project_parameters
+from cbss_batch.calculate.parameters import Parameters, project_parameters
 from cbss_batch.errors import ConfigError
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.drs import read_drs
@@ -73,7 +73,8 @@ class LoadedRisks:
 
 
 def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, schema_path: Path | None, today: date,
-               relation_class: str | None, mandates: Mandates | None = None) -> LoadedRisks:
+               relation_class: str | None, mandates: Mandates | None = None,
+               parameters: Parameters | None = None) -> LoadedRisks:
     """Check and stage every form of a DRS document."""
     loaded = LoadedRisks()
     for decl in read_drs(source, root, load_schema(schema_path) if schema_path else None):
@@ -88,7 +89,7 @@ def load_risks(conn: Connection, source: IO[bytes], *, root: str, set_id: int, s
         outcome = RiskOutcome(decl, new_ticket(conn, today), findings)
         risk_id = _record(conn, outcome, set_id)
         if outcome.is_accepted:
-            _record_benefits(conn, risk_id, decl)
+            _record_benefits(conn, risk_id, decl, parameters or project_parameters())
         loaded.declarations.append(outcome)
         loaded.rows += 1
     return loaded
@@ -154,14 +155,14 @@ def _record(conn: Connection, outcome: RiskOutcome, set_id: int) -> int:
     return int(key[0])
 
 
-def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration) -> None:
+def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration, parameters: Parameters) -> None:
     """Store the benefits per day the declaration opens (CALCULATIONS.md §3), with the parameter versions used.
 
     A declaration whose date falls where the parameters have no value (a period the configuration
     does not cover yet) gets none; the log says which parameter is missing.
     """
     try:
-        results = benefits_for(decl, project_parameters())
+        results = benefits_for(decl, parameters)
     except ConfigError as exc:
         log.warning("no benefit computed for %s form %d: %s", decl.scenario, decl.form_index, exc)
         return

@@ -136,9 +136,14 @@ class Parameters:
         return name in self.histories
 
 
-@lru_cache(maxsize=4)
 def project_parameters(folder: Path = DEFAULT) -> Parameters:
-    """The parameters of ``config/parameters`` loaded once per process (the intake's calculations)."""
+    """The parameters of a folder, loaded once per process while its files stay the same."""
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.toml")))
+    return _loaded(folder, stamp)
+
+
+@lru_cache(maxsize=8)
+def _loaded(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> Parameters:
     return load_parameters(folder)
 
 

@@ -154,7 +154,7 @@ def _occupations(conn: Connection, line_ids: Sequence[int]) -> dict[int, list[tu
                               .order_by(remunerations.c.id)):
             pay.setdefault(r.occupation_id, []).append(
                 {"RemunCode": r.code, "RemunFrequency": r.bonus_frequency, "PercentagePaid": r.percentage_paid,
-                 "RemunAmount": euros(r.amount)})
+                 "RemunAmount": r.amount})
     result: dict[int, list[tuple[dict[str, Any], str | None]]] = {}
     for o in rows:
         result.setdefault(o.worker_record_id, []).append(({
@@ -165,14 +165,6 @@ def _occupations(conn: Connection, line_ids: Sequence[int]) -> dict[int, list[tu
             "Service": svc.get(o.id, []), "Remuneration": pay.get(o.id, []),
         }, o.joint_committee))
     return result
-
-
-def euros(cents: int | None) -> str | None:
-    """Cents as an exact decimal text in euros (``-12.05``)."""
-    if cents is None:
-        return None
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
 def _dimona(conn: Connection, event: Any) -> Iterator[Record]:
@@ -212,7 +204,7 @@ def _risk(conn: Connection, event: Any) -> Iterator[Record]:
         "RiskStartingDate": decl.risk_starting_date, "AccidentDate": decl.accident_date,
         "LastWorkingDayDate": decl.last_working_day, "WorkRecoveryDate": decl.work_recovery_date,
         "OccupationEndingDate": decl.occupation_ending_date,
-        "RemunerationBasisAmount": euros(decl.remuneration_basis_amount), "Benefit": benefits,
+        "RemunerationBasisAmount": decl.remuneration_basis_amount, "Benefit": benefits,
     }
     yield Record(event.id, event.mutation, Lineage(event.ticket, origin.ticket, origin.answer_name, decl.line),
                  "risk", data, frozenset([decl.joint_committee] if decl.joint_committee else []),

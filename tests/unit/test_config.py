@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cbss_batch.config import (
+    BUNDLED_PARAMETERS,
     BUNDLED_XSD,
     IntakeSettings,
     OutboxSettings,
@@ -58,6 +59,7 @@ def test_empty_file_gives_documented_defaults(cwd: Path) -> None:
         outbox_options=OutboxSettings(compress_above_bytes=50_000_000),
         senders=cwd / "config" / "senders",
         institutions=cwd / "config" / "institutions",
+        parameters=BUNDLED_PARAMETERS,
         sftp=SftpSettings(known_hosts=cwd / "config" / "known_hosts", connect_timeout=15.0, read_timeout=60.0,
                           keepalive=30, session_timeout=3600.0, settle_seconds=1.0, incomplete_grace_minutes=60,
                           push_attempts=3, retry_base_seconds=60),
