@@ -20,6 +20,8 @@ from sqlalchemy import Connection, and_, select
 
 from cbss_batch.store.tables import (
     benefit_calculations,
+    contribution_corrections,
+    contributions,
     declaration_versions,
     declarations,
     dimona_declarations,
@@ -116,12 +118,14 @@ def _line_rows(conn: Connection, declaration_id: int, where: Any, after: int, li
 def _lines(conn: Connection, event: Any, decl: Any, origin: Any, ticket: str, where: Any, mutation: Any, *,
            keep: Any = None, fallback_line: int | None = None, version: int | None = None) -> Iterator[Record]:
     after = 0
+    corrected = _corrections(conn, decl.id)
     while True:
         page = _line_rows(conn, decl.id, where, after, PAGE)
         if not page:
             return
         after = page[-1].id
         details = _occupations(conn, [line.id for line in page])
+        paid = _contributions(conn, page, corrected)
         for line in page:
             if keep is not None and not keep(line):
                 continue
@@ -132,10 +136,49 @@ def _lines(conn: Connection, event: Any, decl: Any, origin: Any, ticket: str, wh
                 "INSS": line.insz, "EmployerClass": line.employer_class, "WorkerCode": line.worker_code,
                 "DeclarationVersion": version or line.version_from,
                 "Occupation": [] if kind == "cancelled" else [o for o, _ in occs],
+                "WorkerContribution": [] if kind == "cancelled" else paid.get(line.id, []),
             }
             yield Record(event.id, kind, Lineage(ticket, origin.ticket, origin.answer_name,
                                                  fallback_line if kind == "cancelled" else line.line),
                          "dmfa", data, frozenset(jc for _, jc in occs if jc), worker_code=line.worker_code)
+
+
+def _corrections(conn: Connection, declaration_id: int) -> dict[tuple[Any, ...], Any]:
+    """Our figures where they replace declared contributions, by line and contribution."""
+    return {(c.insz, c.employer_class, c.worker_code, c.contribution_code, c.contribution_type): c
+            for c in conn.execute(select(contribution_corrections)
+                                  .where(contribution_corrections.c.declaration_id == declaration_id))}
+
+
+def _contributions(conn: Connection, page: Sequence[Any], corrected: dict[tuple[Any, ...], Any]
+                   ) -> dict[int, list[dict[str, Any]]]:
+    """Each line's contributions as accepted: declared, or ours where our calculation replaced them."""
+    lines = {line.id: line for line in page}
+    result: dict[int, list[dict[str, Any]]] = {}
+    seen: set[tuple[Any, ...]] = set()
+    for c in conn.execute(select(contributions).where(contributions.c.worker_record_id.in_(list(lines)))
+                          .order_by(contributions.c.id)):
+        line = lines[c.worker_record_id]
+        key = (line.insz, line.employer_class, line.worker_code, c.worker_code, c.contribution_type)
+        fix = corrected.get(key)
+        seen.add(key)
+        result.setdefault(line.id, []).append(_contribution(c.worker_code, c.contribution_type, c.basis, c.amount, fix))
+    added = [key for key in corrected if key not in seen]  # due but not declared (90001-001)
+    if added:
+        by_line: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for key in added:
+            by_line.setdefault(key[:3], []).append(key)
+        for line in page:
+            for key in by_line.get((line.insz, line.employer_class, line.worker_code), []):
+                result.setdefault(line.id, []).append(_contribution(key[3], key[4], None, None, corrected[key]))
+    return result
+
+
+def _contribution(code: str, kind: str | None, basis: int | None, amount: int | None, fix: Any) -> dict[str, Any]:
+    if fix is not None:
+        basis, amount = (fix.corrected_basis if fix.corrected_basis is not None else basis), fix.corrected_amount
+    return {"ContributionWorkerCode": code, "ContributionType": kind, "ContributionCalculationBasis": basis,
+            "ContributionAmount": amount, "ContributionCorrected": fix is not None}
 
 
 def _occupations(conn: Connection, line_ids: Sequence[int]) -> dict[int, list[tuple[dict[str, Any], str | None]]]:
