@@ -316,14 +316,14 @@ def _finish(conn: Connection, decl: _Declaration) -> None:
                 message=f"declared {declared / 100:.2f} EUR, computed {ours / 100:.2f} EUR with the contributions "
                         "as corrected; the computed amount is owed"))
     if decl.snapshot is not None:
-        _store_corrections(conn, outcome)
+        store_corrections(conn, outcome)
     conn.execute(update(declarations).where(declarations.c.id == outcome.declaration_id).values(
         parameter_versions=json.dumps(list(decl.snapshot.parameter_versions)) if decl.snapshot else None,
         net_owed_computed=outcome.net_owed_computed, persons=totals.persons, worker_records=totals.worker_records,
         accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0))
 
 
-def _store_corrections(conn: Connection, outcome: DeclarationOutcome) -> None:
+def store_corrections(conn: Connection, outcome: DeclarationOutcome) -> None:
     """Keep our figures where they replace declared contributions (they are the ones used downstream)."""
     rows = [dict(declaration_id=outcome.declaration_id, insz=line.insz, employer_class=line.record.employer_class,
                  worker_code=line.record.worker_code, contribution_code=c.worker_code,

@@ -497,13 +497,13 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                 queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings, ticket=outcome.ticket)
             queries.finish_set(conn, row.id, state="accepted", result_code=1, error_codes=(), reason=None,
                                now=now, content_sha256=content[0], content_bytes=content[1])
-            _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
+            queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
                 file_name=row.answer_name, ticket=row.ticket, accepted=True, error_codes=(), now=now))
-            _queue_noti(settings, conn, clock, row, loaded, now)
+            queue_noti(settings, conn, clock, row, loaded, now)
             for outcome in loaded.declarations:
                 correction = outcome.correction() if hasattr(outcome, "correction") else None
                 if correction is not None:
-                    _queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
+                    queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
                                   parts=(1, 1))
             queries.record_facts(conn, loaded.facts(), set_id=row.id, environment=row.environment, now=now)
             queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
@@ -529,7 +529,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
     return SetOutcome(row.ticket, "accepted", accepted, refused)
 
 
-def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes,
+def queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes,
                   parts: tuple[int, int] | None = None) -> None:
     name, path = _answer_slot(settings, conn, clock, row, kind, parts)
     sha, size = outbox.write_body(path, body)
@@ -537,7 +537,7 @@ def _queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, 
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=clock.now())
 
 
-def _queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: Any, now: datetime) -> None:
+def queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: Any, now: datetime) -> None:
     name, path = _answer_slot(settings, conn, clock, row, "NOTI")
     path.parent.mkdir(parents=True, exist_ok=True)
     notify.write_noti(path, file_name=row.answer_name, set_ticket=row.ticket,
@@ -572,7 +572,7 @@ def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes
                            content_bytes=content[1] if content else None, duplicate_of=duplicate_of)
         queries.insert_anomalies(conn, set_id, None, findings or [
             Finding(code=f"ACRF-{code}", message=reason) for code in codes])
-        _queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
+        queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
             file_name=row.answer_name, ticket=row.ticket, accepted=False, error_codes=codes, now=now,
             original_ticket=duplicate_of))
         queries.audit(conn, state, now=now, set_id=set_id, ticket=row.ticket, detail=" ".join(codes))

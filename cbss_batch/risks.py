@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -166,6 +167,11 @@ def _record_benefits(conn: Connection, risk_id: int, decl: RiskDeclaration, para
     except ConfigError as exc:
         log.warning("no benefit computed for %s form %d: %s", decl.scenario, decl.form_index, exc)
         return
+    store_benefits(conn, risk_id, results)
+
+
+def store_benefits(conn: Connection, risk_id: int, results: Iterable[Any]) -> None:
+    """Keep the benefits computed for a risk declaration, with the parameter versions used."""
     for r in results:
         conn.execute(benefit_calculations.insert().values(
             risk_declaration_id=risk_id, kind=r.kind, phase=r.phase, daily_amount=str(r.daily_amount),

@@ -65,6 +65,8 @@ def records_of(conn: Connection, event: Any) -> Iterator[Record]:
     """The records one fact event stands for, in a stable order."""
     if event.kind == "dmfa" and event.mutation == "new":
         yield from _dmfa_original(conn, event)
+    elif event.kind == "dmfa" and event.mutation == "corrected":
+        yield from _dmfa_corrected(conn, event)
     elif event.kind == "dmfa":
         yield from _dmfa_modification(conn, event)
     elif event.kind == "dimona":
@@ -82,6 +84,14 @@ def _dmfa_original(conn: Connection, event: Any) -> Iterator[Record]:
     origin = _set_of(conn, decl.set_id)
     yield from _lines(conn, event, decl, origin, event.ticket, worker_records.c.version_from == 1,
                       lambda line: "new")
+
+
+def _dmfa_corrected(conn: Connection, event: Any) -> Iterator[Record]:
+    """Reprocessing changed a declaration's figures: its current lines, as now accepted, are changed."""
+    decl = conn.execute(select(declarations).where(declarations.c.ticket == event.ticket)).one()
+    origin = _set_of(conn, decl.set_id)
+    yield from _lines(conn, event, decl, origin, event.ticket, worker_records.c.version_to.is_(None),
+                      lambda line: "changed")
 
 
 def _dmfa_modification(conn: Connection, event: Any) -> Iterator[Record]:
@@ -249,6 +259,7 @@ def _risk(conn: Connection, event: Any) -> Iterator[Record]:
         "OccupationEndingDate": decl.occupation_ending_date,
         "RemunerationBasisAmount": decl.remuneration_basis_amount, "Benefit": benefits,
     }
-    yield Record(event.id, event.mutation, Lineage(event.ticket, origin.ticket, origin.answer_name, decl.line),
+    mutation = "changed" if event.mutation == "corrected" else event.mutation
+    yield Record(event.id, mutation, Lineage(event.ticket, origin.ticket, origin.answer_name, decl.line),
                  "risk", data, frozenset([decl.joint_committee] if decl.joint_committee else []),
                  worker_code=decl.worker_code, scenario=decl.scenario)
