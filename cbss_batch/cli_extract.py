@@ -45,8 +45,9 @@ def extract(ctx: Context, names: tuple[str, ...], backfill_from: datetime | None
 @click.argument("target")
 @pass_context
 def resend(ctx: Context, target: str) -> None:
-    """Deliver again, byte for byte, an extract or an answer (by file name), or every answer of a set (by
-    ticket): to the outbox folder if it is not there any more, and to the SFTP mailbox on the next push."""
+    """Deliver again, byte for byte, an extract or an answer (by file name, [SENDER/ or INSTITUTION/]NAME),
+    or every answer of a set (by ticket): to the outbox folder if it is not there any more, and to the
+    SFTP mailbox on the next push."""
     from cbss_batch.extract.delivery import resend as resend_files
 
     settings = ctx.settings

@@ -232,7 +232,8 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     log.info("run: %d sets (%d accepted, %d rejected, %d cancelled), %d declarations accepted, %d refused, "
              "%d answers written in %.2f s", summary.sets, summary.sets_accepted, summary.sets_rejected,
              summary.sets_cancelled, summary.declarations_accepted, summary.declarations_refused,
-             summary.answers_written, summary.seconds)
+             summary.answers_written, summary.seconds,
+             extra={"stage": "run", "run_id": run_id, **{k: v for k, v in summary.as_dict().items() if k != "tickets"}})
     return summary
 
 
@@ -281,7 +282,8 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
         archived.append(queries.ArchivedFile(item.received_name, name.prefix if name else None,
                                              name.part if name else None, size, sha, str(path)))
     log.info("archived %d file(s) of %s/%s %s", len(archived), candidate.mailbox, candidate.folder,
-             candidate.answer_name)
+             candidate.answer_name, extra={"stage": "archived", "mailbox": candidate.mailbox,
+                                           "folder": candidate.folder, "set_name": candidate.answer_name})
     key = candidate.key
     environment = key.environment if key else ("R" if candidate.folder == "IN" else "T")
     now = clock.now()
@@ -311,10 +313,13 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
     with engine.begin() as conn:
         queries.mark_inbox_cleared(conn, set_id)
         ticket = queries.set_row(conn, set_id).ticket
+    log.info("set %s %s/%s %s recorded; its inbox files removed", ticket, candidate.mailbox, candidate.folder,
+             candidate.answer_name, extra={"ticket": ticket, "stage": "received", "set_id": set_id})
     if existing is not None and state != "received":
         return None
     if state == "cancelled":
-        log.info("set %s %s cancelled by its TD file", ticket, candidate.answer_name)
+        log.info("set %s %s cancelled by its TD file", ticket, candidate.answer_name,
+                 extra={"ticket": ticket, "stage": "cancelled", "set_id": set_id})
         return SetOutcome(ticket, "cancelled")
     if candidate.action == "refuse-name":
         error = candidate.files[0].error
@@ -341,7 +346,7 @@ def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int) -
         raise  # the run cannot go on (configuration, database): stop with a clear message
     except Exception as exc:
         # A defect or an unexpected input must not stop the run: the set is refused and kept for reprocessing.
-        log.exception("set %d could not be processed", set_id)
+        log.exception("set %d could not be processed", set_id, extra={"stage": "failed", "set_id": set_id})
         return _reject(settings, engine, clock, set_id, ["163"], f"processing failed: {exc.__class__.__name__}",
                        state="failed")
 
@@ -400,6 +405,8 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
             kind = None
     if kind is None:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
+    log.info("set %s %s passed the file checks: %s, %d bytes in %d part(s)", row.ticket, row.answer_name,
+             prolog.root, size, len(paths), extra={"ticket": row.ticket, "stage": "checked", "set_id": row.id})
     return _load_set(settings, engine, clock, row, paths, (sha, size), kind, sender.mandates if sender else None)
 
 
@@ -509,12 +516,14 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
             queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
                           detail=f"{accepted} declarations accepted, {refused} refused")
     except InvalidDocument as exc:
-        log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc)
+        log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc,
+                 extra={"ticket": row.ticket, "stage": "validated", "set_id": row.id})
         problems = diagnose(lambda: _reader(paths), loading.schema(schema_path), loading.known_elements(settings.xsd),
                             size=content[1], max_tree_bytes=200_000_000)
         if not problems:
             # The document is valid: the failure is ours. The set is kept as failed for reprocessing.
-            log.error("set %s is valid but could not be read: %s", row.ticket, exc)
+            log.error("set %s is valid but could not be read: %s", row.ticket, exc,
+                      extra={"ticket": row.ticket, "stage": "failed", "set_id": row.id})
             return _reject(settings, engine, clock, row.id, ["163"], f"processing failed: {exc}", content=content,
                            state="failed")
         findings = [Finding(code=f"ACRF-{p.code}", message=p.message, tag=p.element, line=p.line, column=p.column)
@@ -525,7 +534,9 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
         if check is not None:
             check.cancel()
     log.info("set %s %s accepted: %d declarations accepted, %d refused, %d rows staged", row.ticket,
-             row.answer_name, accepted, refused, loaded.rows)
+             row.answer_name, accepted, refused, loaded.rows,
+             extra={"ticket": row.ticket, "stage": "staged", "set_id": row.id, "declarations_accepted": accepted,
+                    "declarations_refused": refused, "rows": loaded.rows})
     return SetOutcome(row.ticket, "accepted", accepted, refused)
 
 
@@ -535,6 +546,8 @@ def queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, k
     sha, size = outbox.write_body(path, body)
     queries.add_outbound(conn, set_id=row.id, mailbox=row.mailbox, folder=_out_folder(row.environment), kind=kind,
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=clock.now())
+    log.info("set %s: %s %s queued", row.ticket, kind, name,
+             extra={"ticket": row.ticket, "stage": "queued", "set_id": row.id, "answer": str(name)})
 
 
 def queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: Any, now: datetime) -> None:
@@ -545,6 +558,8 @@ def queue_noti(settings: Settings, conn: Connection, clock: Clock, row: Any, loa
     sha, size = outbox.seal_body(path)
     queries.add_outbound(conn, set_id=row.id, mailbox=row.mailbox, folder=_out_folder(row.environment), kind="NOTI",
                          name=str(name), body_path=str(path), sha256=sha, size=size, now=now)
+    log.info("set %s: NOTI %s queued", row.ticket, name,
+             extra={"ticket": row.ticket, "stage": "queued", "set_id": row.id, "answer": str(name)})
 
 
 def _answer_slot(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str,
@@ -576,7 +591,9 @@ def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes
             file_name=row.answer_name, ticket=row.ticket, accepted=False, error_codes=codes, now=now,
             original_ticket=duplicate_of))
         queries.audit(conn, state, now=now, set_id=set_id, ticket=row.ticket, detail=" ".join(codes))
-    log.info("set %s %s refused: %s (%s)", row.ticket, row.answer_name, " ".join(f"ACRF-{c}" for c in codes), reason)
+    log.info("set %s %s refused: %s (%s)", row.ticket, row.answer_name, " ".join(f"ACRF-{c}" for c in codes), reason,
+             extra={"ticket": row.ticket, "stage": "refused" if state == "rejected" else state, "set_id": set_id,
+                    "codes": [f"ACRF-{c}" for c in codes]})
     return SetOutcome(row.ticket, "rejected")
 
 
@@ -595,5 +612,7 @@ def deliver_pending(settings: Settings, engine: Engine, clock: Clock) -> int:
             queries.mark_written(conn, message.id, clock.now(),
                                  signature_name=str(name.with_prefix("FS")) if key is not None else None)
             queries.audit(conn, "answer-written", now=clock.now(), set_id=message.set_id, detail=target.name)
-        log.info("wrote %s to %s/%s", target.name, message.mailbox, message.folder)
+        log.info("wrote %s to %s/%s", target.name, message.mailbox, message.folder,
+                 extra={"stage": "delivered", "set_id": message.set_id, "answer": target.name,
+                        "mailbox": message.mailbox})
     return len(pending)

@@ -207,11 +207,12 @@ def _refine_order(problem: XmlProblem, tree: Any) -> XmlProblem:
 
 
 def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: Mapping[str, str],
-             *, size: int, max_tree_bytes: int) -> list[XmlProblem]:
+             *, size: int, max_tree_bytes: int, limit: int | None = None) -> list[XmlProblem]:
     """Second, diagnostic pass on a failing document: well-formedness first, then schema with lines.
 
     ``source_factory()`` opens the document afresh. The schema pass builds a tree only when the
     document is below ``max_tree_bytes``; above that it streams and reports without line numbers.
+    Every schema problem is reported, in document order; ``limit`` keeps only the first ones.
     """
     etree.clear_error_log()
     with source_factory() as source:
@@ -231,7 +232,7 @@ def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: Mappi
                 return []
         except etree.Error as exc:  # libxml2 gives up on some odd trees (entity nodes): the document is refused
             return [XmlProblem("088", f"schema validation failed: {exc}")]
-        return [_refine_order(schema_problem(e, known_elements), tree) for e in schema.error_log]
+        return [_refine_order(schema_problem(e, known_elements), tree) for e in schema.error_log[:limit]]
     etree.clear_error_log()
     with source_factory() as source:
         try:
@@ -239,6 +240,6 @@ def diagnose(source_factory: Any, schema: etree.XMLSchema, known_elements: Mappi
                 pass
         except etree.XMLSyntaxError as exc:
             problems = [schema_problem(e, known_elements) for e in exc.error_log if e.domain_name == "SCHEMASV"]
-            return problems or [XmlProblem("088", str(exc))]
+            return problems[:limit] or [XmlProblem("088", str(exc))]
     return []
 

@@ -84,18 +84,30 @@ def _files(settings: Settings, institution: Institution, row: Any) -> list[Path]
 def resend(settings: Settings, engine: Engine, target: str, *, now: datetime) -> list[str]:
     """Deliver again, byte for byte, an extract or answer by file name, or every answer of a set by ticket.
 
-    The copy goes to the outbox folder when it is not there any more (an identical copy is left as it
-    is) and is pushed again to the SFTP mailbox, if there is one. The names delivered are returned.
+    Answer and extract names repeat across senders and institutions (their sequences are per mailbox):
+    ``SENDER/NAME`` or ``INSTITUTION/NAME`` says whose; a bare name that several have is refused with
+    the choices. The copy goes to the outbox folder when it is not there any more (an identical copy
+    is left as it is) and is pushed again to the SFTP mailbox, if there is one. The names delivered
+    are returned.
     """
+    owner, _, name = target.rpartition("/")
     with engine.connect() as conn:
-        extract_rows = list(conn.execute(select(extracts).where(extracts.c.name == target)))
-        answers = list(conn.execute(select(outbound_messages).where(or_(
-            outbound_messages.c.name == target,
-            outbound_messages.c.set_id.in_(select(file_sets.c.id).where(file_sets.c.ticket == target))))
-            .order_by(outbound_messages.c.id)))
+        found_extracts = select(extracts).where(extracts.c.name == name)
+        found_answers = select(outbound_messages).where(or_(
+            outbound_messages.c.name == name,
+            outbound_messages.c.set_id.in_(select(file_sets.c.id).where(file_sets.c.ticket == name))))
+        if owner:
+            found_extracts = found_extracts.where(extracts.c.institution == owner)
+            found_answers = found_answers.where(outbound_messages.c.mailbox == owner)
+        extract_rows = list(conn.execute(found_extracts))
+        answers = list(conn.execute(found_answers.order_by(outbound_messages.c.id)))
     if not extract_rows and not answers:
         raise NotFound(f"nothing delivered is called {target}: give an extract or answer file name "
                        "(cbss-batch files, outbox/…) or a set ticket")
+    owners = {f"{r.institution}/{r.name}" for r in extract_rows} | (
+        {f"{m.mailbox}/{m.name}" for m in answers} if name.startswith(("FO.", "CO.")) else set())
+    if not owner and len(owners) > 1:
+        raise NotFound(f"{name} was delivered to several mailboxes; say which: {', '.join(sorted(owners))}")
     key = signing_key(settings.signing, os.environ)
     institutions = load_institutions(settings.institutions)
     delivered = []

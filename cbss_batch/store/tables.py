@@ -77,6 +77,11 @@ file_sets = Table(
     Column("received_at", DateTime, nullable=False),
     Column("processed_at", DateTime),
     Column("run_id", Integer),
+    # The worker processing the set holds a lease; the token grows with every claim (fencing: a worker
+    # whose lease was taken over cannot commit, its token is no longer the set's).
+    Column("claim_token", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(120)),
+    Column("lease_until", DateTime),
     Index(None, "name_key"),
     Index(None, "content_sha256"),
     Index(None, "state"),

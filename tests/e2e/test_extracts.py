@@ -262,3 +262,18 @@ def test_institutions_with_a_cron_get_their_nightly_job(tmp_path: Path, monkeypa
     jobs = configured_jobs(settings)
     assert [(j.name, j.kind, j.cron, j.institutions) for j in jobs] == [
         ("extract-pensions", "extract", "0 2 * * *", ("pensions",))]
+
+
+def test_resend_of_a_name_two_institutions_share_needs_the_institution(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, {"pensions": INSTITUTIONS["pensions"], "archive": INSTITUTIONS["pensions"]})
+    _send(ws, make_dmfa(workers=2, quarter="20253"), "DMFA", 1)
+    ws.cli("extract")
+    name = _extracts(ws, "pensions")[0].name
+    assert name == _extracts(ws, "archive")[0].name
+    with pytest.raises(BatchError, match="archive/FO.EXTR.*pensions/FO.EXTR"):
+        ws.cli("resend", name)
+    copy = ws.outbox / "institutions" / "archive" / name
+    original = copy.read_bytes()
+    copy.unlink()
+    assert ws.cli("resend", f"archive/{name}").exit_code == 0
+    assert copy.read_bytes() == original

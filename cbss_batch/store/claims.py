@@ -1,0 +1,97 @@
+"""Claims on received sets: several workers, one database, each set processed by one of them.
+
+A worker claims the oldest received set nobody holds (``SELECT … FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's write transactions are exclusive anyway), which bumps the set's
+``claim_token`` and sets a lease. A heartbeat extends the lease while the work goes on. The final
+transaction of the set commits only if the token is still the one the worker claimed with
+(``fence``): a worker that stalled past its lease, and whose set was taken over, cannot commit.
+Lease times are wall-clock UTC, whatever processing date the settings fix.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from cbss_batch.errors import BatchError
+from cbss_batch.store.tables import file_sets
+
+
+class LeaseLost(BatchError):
+    """Another worker took the set over after this worker's lease expired; this worker's work is void."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    set_id: int
+    token: int
+    owner: str
+
+
+_current: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("cbss_claim", default=None)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def claim_next(conn: Connection, owner: str, lease_seconds: float, *, set_id: int | None = None) -> Claim | None:
+    """Claim the oldest received set whose lease is free or expired (or ``set_id``); None when there is none."""
+    now = utc_now()
+    query = (select(file_sets.c.id).where(and_(
+        file_sets.c.state == "received",
+        or_(file_sets.c.lease_until.is_(None), file_sets.c.lease_until < now)))
+        .order_by(file_sets.c.id).limit(1))
+    if set_id is not None:
+        query = query.where(file_sets.c.id == set_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    found = conn.execute(query).scalar()
+    if found is None:
+        return None
+    conn.execute(update(file_sets).where(file_sets.c.id == found).values(
+        claim_token=file_sets.c.claim_token + 1, claimed_by=owner[:120],
+        lease_until=now + timedelta(seconds=lease_seconds)))
+    token = conn.execute(select(file_sets.c.claim_token).where(file_sets.c.id == found)).scalar_one()
+    return Claim(int(found), int(token), owner)
+
+
+def extend(conn: Connection, claim: Claim, lease_seconds: float) -> bool:
+    """Push the lease on; False when the claim was lost (taken over, or the set is finished)."""
+    return bool(conn.execute(update(file_sets).where(and_(
+        file_sets.c.id == claim.set_id, file_sets.c.claim_token == claim.token, file_sets.c.state == "received"))
+        .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))).rowcount)
+
+
+def release(conn: Connection, claim: Claim) -> None:
+    """Give a claim back without finishing the set (the next claim can take it at once)."""
+    conn.execute(update(file_sets).where(and_(file_sets.c.id == claim.set_id, file_sets.c.claim_token == claim.token))
+                 .values(lease_until=None, claimed_by=None))
+
+
+@contextmanager
+def holding(claim: Claim) -> Iterator[None]:
+    """While inside, the final transaction of this set is fenced by the claim's token."""
+    reset = _current.set(claim)
+    try:
+        yield
+    finally:
+        _current.reset(reset)
+
+
+def fence(conn: Connection, set_id: int) -> None:
+    """Inside the set's final transaction: LeaseLost unless this worker's claim is still the set's."""
+    claim = _current.get()
+    if claim is None or claim.set_id != set_id:
+        return
+    held = conn.execute(select(file_sets.c.claim_token).where(file_sets.c.id == set_id)
+                        .with_for_update() if conn.dialect.name == "postgresql" else
+                        select(file_sets.c.claim_token).where(file_sets.c.id == set_id)).scalar()
+    if held != claim.token:
+        raise LeaseLost(f"set {set_id}: the lease of {claim.owner} expired and another worker took the set "
+                        f"(token {held}, ours {claim.token}); this worker's result is discarded")
