@@ -550,3 +550,7 @@ cli.add_command(stats)
 from cbss_batch.cli_completion import completion  # noqa: E402
 
 cli.add_command(completion)
+
+from cbss_batch.cli_worker import worker  # noqa: E402  (it uses Context from this module)
+
+cli.add_command(worker)

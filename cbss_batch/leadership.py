@@ -61,6 +61,15 @@ def scheduler_lock(engine: Engine, lease_seconds: int) -> SchedulerLock:
                       "set [database].url or CBSS_DB_URL")
 
 
+def named_lock(engine: Engine, name: str, lease_seconds: int) -> SchedulerLock:
+    """Another database-wide lock of the same kind, for ``name`` (e.g. the workers' intake)."""
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"cbss-batch {name}".encode()).digest()[:8], "big", signed=True)
+        return AdvisoryLock(engine, lease_seconds, key=key)
+    database = engine.url.database or "cbss"
+    return FileLock(Path(database).with_name(Path(database).name + "." + name.replace(" ", "-") + ".lock"))
+
+
 def holder_description() -> str:
     """This process as the log lines name it."""
     return f"pid {os.getpid()} on {socket.gethostname()}"
@@ -111,8 +120,9 @@ class FileLock:
 class AdvisoryLock:
     """A session-level ``pg_try_advisory_lock`` held on a connection of its own (PostgreSQL)."""
 
-    def __init__(self, engine: Engine, lease_seconds: int) -> None:
-        self.where = f"advisory lock {ADVISORY_KEY} in database {engine.url.database}"
+    def __init__(self, engine: Engine, lease_seconds: int, key: int = ADVISORY_KEY) -> None:
+        self.key = key
+        self.where = f"advisory lock {key} in database {engine.url.database}"
         connect_args: dict[str, object] = {}
         if engine.dialect.driver in ("psycopg", "psycopg2"):
             # libpq keepalives: a dead network is noticed within about one lease, not hours later.
@@ -131,7 +141,7 @@ class AdvisoryLock:
             log.warning("cannot reach the database for the scheduler lock: %s", _first_line(exc))
             return False
         try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar())
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
         except SQLAlchemyError as exc:
             log.warning("cannot take the scheduler lock: %s", _first_line(exc))
             got = False
@@ -159,7 +169,7 @@ class AdvisoryLock:
         if self._conn is None:
             return
         try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
         except SQLAlchemyError:
             log.debug("unlock failed; closing the connection releases the lock", exc_info=True)
         self._drop()

@@ -53,7 +53,7 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int,
 
 
 def _copy_atomic(source: Path | None, target: Path) -> None:
-    temp = target.with_name(target.name + ".part")
+    temp = target.with_name(f"{target.name}.{os.getpid()}.part")  # two workers never share a temporary file
     with temp.open("wb") as out:
         if source is not None:
             with source.open("rb") as src:
@@ -65,7 +65,7 @@ def _copy_atomic(source: Path | None, target: Path) -> None:
 
 
 def _write_atomic(data: bytes, target: Path) -> None:
-    temp = target.with_name(target.name + ".part")
+    temp = target.with_name(f"{target.name}.{os.getpid()}.part")
     with temp.open("wb") as out:
         out.write(data)
         out.flush()
@@ -75,7 +75,7 @@ def _write_atomic(data: bytes, target: Path) -> None:
 
 
 def _write_zip(source: Path, inner_name: str, target: Path) -> None:
-    temp = target.with_name(target.name + ".part")
+    temp = target.with_name(f"{target.name}.{os.getpid()}.part")
     with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.write(source, arcname=inner_name)
     with temp.open("rb+") as handle:

@@ -31,6 +31,7 @@ from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
+from cbss_batch.faults import crash_point
 from cbss_batch.intake import Candidate, read_name, scan_inbox
 from cbss_batch.names import FileName, answer_name, check_name_context
 from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
@@ -148,6 +149,9 @@ class SetOutcome:
 Progress = Callable[[str], None]
 
 
+RUN_LEASE_SECONDS = 60.0  # a run's claim on the set it processes; a heartbeat extends it
+
+
 class RunInProgress(BatchError):
     """Another run holds the workspace."""
 
@@ -187,13 +191,19 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     with engine.begin() as conn:
         run_id = queries.start_run(conn, "run", clock.now(), job=job)
     from cbss_batch.exchange import Exchange  # paramiko is loaded only by the commands that pull and push
+    from cbss_batch.worker import process_claimed, run_owner_prefix, worker_name
+
+    owner = f"run {worker_name()}"
+    stale = run_owner_prefix()  # a claim of an earlier run here is dead: this run holds the workspace lock
 
     exchange = Exchange(settings, engine, os.environ, mailboxes)
     try:
         exchange.pull(clock.now())
         _clear_leftovers(settings, engine)
         for set_id in _resumable(engine):
-            _count(summary, process_set(settings, engine, clock, set_id))
+            resumed = process_claimed(settings, engine, clock, owner, RUN_LEASE_SECONDS, set_id, stale)
+            if resumed is not None:
+                _count(summary, resumed)
         go_timeout = timedelta(hours=settings.intake.go_timeout_hours)
         # File ages are physical time, whatever processing date the clock is fixed to.
         for candidate in scan_inbox(settings.inbox, now=datetime.now(), go_timeout=go_timeout):
@@ -208,7 +218,10 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
             if outcome is None:
                 continue
             if isinstance(outcome, int):
-                outcome = process_set(settings, engine, clock, outcome)
+                claimed = process_claimed(settings, engine, clock, owner, RUN_LEASE_SECONDS, outcome, stale)
+                if claimed is None:
+                    continue
+                outcome = claimed
             _count(summary, outcome)
         summary.answers_written = deliver_pending(settings, engine, clock)
         exchange.push(clock.now())
@@ -513,6 +526,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                     queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
                                   parts=(1, 1))
             queries.record_facts(conn, loaded.facts(), set_id=row.id, environment=row.environment, now=now)
+            crash_point("set-staged")  # everything of the set written, not committed
             queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
                           detail=f"{accepted} declarations accepted, {refused} refused")
     except InvalidDocument as exc:
@@ -597,11 +611,11 @@ def _reject(settings: Settings, engine: Engine, clock: Clock, set_id: int, codes
     return SetOutcome(row.ticket, "rejected")
 
 
-def deliver_pending(settings: Settings, engine: Engine, clock: Clock) -> int:
+def deliver_pending(settings: Settings, engine: Engine, clock: Clock, set_id: int | None = None) -> int:
     """Write every pending answer to its outbox folder (with its FS signature when we sign answers)
     and its GO marker; the number written."""
     with engine.connect() as conn:
-        pending = queries.pending_outbound(conn)
+        pending = queries.pending_outbound(conn, set_id)
     key = signing_key(settings.signing, os.environ) if pending else None
     for message in pending:
         name = FileName.parse(message.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, select, text, update
 
 from cbss_batch.store.tables import counters
 
@@ -17,7 +17,19 @@ _BLOCK = 100_000
 
 
 def reserve_ids(conn: Connection, name: str, count: int) -> int:
-    """Reserve ``count`` consecutive values of counter ``name``; returns the first one."""
+    """Reserve ``count`` consecutive values of counter ``name``; returns the first one.
+
+    On PostgreSQL the reservation is its own short transaction: workers processing sets in parallel
+    never wait for each other's counters (a set that rolls back leaves a gap, never a reused value).
+    On SQLite it belongs to the caller's transaction (there is one writer at a time anyway).
+    """
+    if conn.dialect.name == "postgresql":
+        with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            last = own.execute(text(
+                "INSERT INTO counters (name, value) VALUES (:name, :count) ON CONFLICT (name) "
+                "DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value"),
+                {"name": name, "count": count}).scalar_one()
+        return int(last) - count + 1
     current = conn.execute(select(counters.c.value).where(counters.c.name == name).with_for_update()).scalar()
     if current is None:
         conn.execute(counters.insert().values(name=name, value=count))

@@ -40,12 +40,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def claim_next(conn: Connection, owner: str, lease_seconds: float, *, set_id: int | None = None) -> Claim | None:
-    """Claim the oldest received set whose lease is free or expired (or ``set_id``); None when there is none."""
+def claim_next(conn: Connection, owner: str, lease_seconds: float, *, set_id: int | None = None,
+               stale_owners: str | None = None) -> Claim | None:
+    """Claim the oldest received set whose lease is free or expired (or ``set_id``); None when there is none.
+
+    ``stale_owners``: a prefix of owners known to be dead whatever their lease says (a run of this
+    workspace on this host, when this process holds the workspace's run lock).
+    """
     now = utc_now()
-    query = (select(file_sets.c.id).where(and_(
-        file_sets.c.state == "received",
-        or_(file_sets.c.lease_until.is_(None), file_sets.c.lease_until < now)))
+    free = or_(file_sets.c.lease_until.is_(None), file_sets.c.lease_until < now)
+    if stale_owners:
+        free = or_(free, file_sets.c.claimed_by.startswith(stale_owners, autoescape=True))
+    query = (select(file_sets.c.id).where(and_(file_sets.c.state == "received", free))
         .order_by(file_sets.c.id).limit(1))
     if set_id is not None:
         query = query.where(file_sets.c.id == set_id)

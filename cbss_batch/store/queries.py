@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from cbss_batch.records import Fact, Finding
+from cbss_batch.store import claims
 from cbss_batch.store.bulk import reserve_ids
 from cbss_batch.store.tables import (
     anomalies,
@@ -111,7 +112,8 @@ def set_files(conn: Connection, set_id: int) -> list[Any]:
 def finish_set(conn: Connection, set_id: int, *, state: str, result_code: int, error_codes: Iterable[str],
                reason: str | None, now: datetime, content_sha256: str | None = None,
                content_bytes: int | None = None, duplicate_of: str | None = None) -> None:
-    """Record a set's final state and ACRF outcome."""
+    """Record a set's final state and ACRF outcome (fenced: LeaseLost if another worker holds the set now)."""
+    claims.fence(conn, set_id)
     conn.execute(update(file_sets).where(file_sets.c.id == set_id).values(
         state=state, result_code=result_code, error_codes=" ".join(f"ACRF-{c}" for c in error_codes) or None,
         reason=reason, processed_at=now, content_sha256=content_sha256, content_bytes=content_bytes,
@@ -178,10 +180,12 @@ def add_outbound(conn: Connection, *, set_id: int | None, mailbox: str, folder: 
         size=size, state="pending", created_at=now)))
 
 
-def pending_outbound(conn: Connection) -> list[Any]:
-    """Answers recorded but not yet written to the outbox, oldest first."""
-    return list(conn.execute(select(outbound_messages).where(outbound_messages.c.state == "pending")
-                             .order_by(outbound_messages.c.id)))
+def pending_outbound(conn: Connection, set_id: int | None = None) -> list[Any]:
+    """Answers recorded but not yet written to the outbox (of one set, or all), oldest first."""
+    query = select(outbound_messages).where(outbound_messages.c.state == "pending")
+    if set_id is not None:
+        query = query.where(outbound_messages.c.set_id == set_id)
+    return list(conn.execute(query.order_by(outbound_messages.c.id)))
 
 
 def mark_written(conn: Connection, message_id: int, now: datetime, signature_name: str | None = None) -> None:
