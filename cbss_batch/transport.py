@@ -178,9 +178,12 @@ class SftpTransport:
         self.close()
 
     def close(self) -> None:
+        """Close the session; a connection that already died closes quietly."""
         self._watchdog.cancel()
         try:
             self._sftp.close()
+        except (paramiko.SSHException, OSError, EOFError):
+            log.debug("%s: the SFTP channel was already gone", self.where)
         finally:
             self._transport.close()
 
