@@ -169,17 +169,22 @@ def _serve(settings: Settings, options: WorkerOptions) -> WorkerReport:
     return report
 
 
+INTAKE_BATCH = 2  # sets taken from the inbox per pass: the others need not wait for a long intake
+
+
 def _take_inbox(settings: Settings, engine: Engine, clock: pipeline.Clock) -> bool:
-    """Archive and record the ready sets of the inbox (they become claimable); True if there were any."""
-    found = False
+    """Archive and record a few ready sets of the inbox (they become claimable); True if there were any."""
+    taken = 0
     go_timeout = timedelta(hours=settings.intake.go_timeout_hours)
     for candidate in scan_inbox(settings.inbox, now=datetime.now(), go_timeout=go_timeout):
         try:
             pipeline.receive(settings, engine, clock, candidate, None)
         except FileNotFoundError:
             continue  # changed while being read: the next pass takes it
-        found = True
-    return found
+        taken += 1
+        if taken >= INTAKE_BATCH:
+            break
+    return taken > 0
 
 
 def process_next(settings: Settings, engine: Engine, clock: pipeline.Clock, owner: str, lease_seconds: float,
