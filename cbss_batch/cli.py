@@ -554,3 +554,7 @@ cli.add_command(completion)
 from cbss_batch.cli_worker import worker  # noqa: E402  (it uses Context from this module)
 
 cli.add_command(worker)
+
+from cbss_batch.cli_audit import audit  # noqa: E402  (it uses Context from this module)
+
+cli.add_command(audit)

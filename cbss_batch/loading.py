@@ -31,6 +31,7 @@ from cbss_batch.calculate.kernel import RateSnapshot, compute_line
 from cbss_batch.calculate.parameters import Parameters, project_parameters
 from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
 from cbss_batch.errors import ConfigError
+from cbss_batch.faults import crash_point
 from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Fact, Finding, NaturalPerson, WorkerRecord
@@ -215,6 +216,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
     declaration_ids = IdSource(conn, "id:declarations", block=100)
     loaded = LoadedSet()
     current: _Declaration | None = None
+    crashed_mid_load = False
     for event in read_dmfa(source, schema(schema_path) if schema_path else None):
         if current is None or current.outcome.header is not event.header:
             index = event.header.form_index - 1
@@ -223,6 +225,9 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
                                    structural_reduction, mandates, parameters)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
+            if not crashed_mid_load:
+                crashed_mid_load = True
+                crash_point("mid-load")  # the set's first rows written, the set far from finished
         elif isinstance(event, UnrelatedRead):
             c = event.contribution
             current.review.add_unrelated(c)

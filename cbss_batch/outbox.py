@@ -8,6 +8,7 @@ no file is ever rewritten in place. Above the size threshold the answer travels 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from cbss_batch.durable import fsync_dir, sha256_of
 from cbss_batch.errors import BatchError
+from cbss_batch.faults import crash_point
 from cbss_batch.names import FileName
 
 
@@ -42,6 +44,7 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int,
                                      "rewritten: the outbox and the database disagree (was the database reset?); "
                                      "move the old file away and run again")
             _copy_atomic(body, target)
+    crash_point("outbox-before-go")  # the answer in place, its GO marker not yet
     if sign is not None:
         signature = folder / str(name.with_prefix("FS"))
         if not signature.exists():
@@ -60,8 +63,20 @@ def _copy_atomic(source: Path | None, target: Path) -> None:
                 shutil.copyfileobj(src, out, 1 << 20)
         out.flush()
         os.fsync(out.fileno())
-    os.replace(temp, target)
+    crash_point("outbox-before-rename")  # a complete temporary file, not yet under its name
+    try:
+        os.replace(temp, target)
+    except FileNotFoundError:
+        if not target.exists():
+            raise  # our temporary file vanished and nobody delivered the answer: let the run say so
     fsync_dir(target.parent)
+    _remove_stale_temporaries(target)
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Temporary copies of ``target`` left by a process that died before its rename."""
+    for stale in target.parent.glob(glob.escape(target.name) + ".*.part"):
+        stale.unlink(missing_ok=True)
 
 
 def _write_atomic(data: bytes, target: Path) -> None:

@@ -297,6 +297,7 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
     log.info("archived %d file(s) of %s/%s %s", len(archived), candidate.mailbox, candidate.folder,
              candidate.answer_name, extra={"stage": "archived", "mailbox": candidate.mailbox,
                                            "folder": candidate.folder, "set_name": candidate.answer_name})
+    crash_point("after-archive")  # archived, not recorded: the files are still in the inbox
     key = candidate.key
     environment = key.environment if key else ("R" if candidate.folder == "IN" else "T")
     now = clock.now()
@@ -321,6 +322,7 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
                 queries.finish_set(conn, set_id, state="cancelled", result_code=0, error_codes=(),
                                    reason="cancelled by a TD file", now=now)
                 queries.audit(conn, "cancelled", now=now, set_id=set_id, ticket=ticket)
+    crash_point("after-record")  # recorded, inbox files still there
     for item in candidate.files:
         item.path.unlink(missing_ok=True)
     with engine.begin() as conn:

@@ -22,6 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from cbss_batch.config import Settings
 from cbss_batch.errors import TransportError
+from cbss_batch.faults import crash_point
 from cbss_batch.names import FileName
 from cbss_batch.store import queries
 from cbss_batch.transport import SftpTransport
@@ -60,6 +61,7 @@ def push_mailbox(transport: SftpTransport, settings: Settings, engine: Engine, *
                           transport.where)
                 break
             continue
+        crash_point("push-before-record")  # uploaded with its GO, not yet recorded
         with engine.begin() as conn:
             queries.mark_pushed(conn, message.id, now)
             queries.audit(conn, "answer-pushed", now=now, set_id=message.set_id,

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from cbss_batch import pipeline
 from cbss_batch.config import Settings
 from cbss_batch.errors import BatchError
+from cbss_batch.faults import crash_point
 from cbss_batch.intake import scan_inbox
 from cbss_batch.leadership import named_lock
 from cbss_batch.store import claims
@@ -217,11 +218,14 @@ def process_claimed(settings: Settings, engine: Engine, clock: pipeline.Clock, o
 
 def _process_claim(settings: Settings, engine: Engine, clock: pipeline.Clock, claim: claims.Claim,
                    lease_seconds: float) -> pipeline.SetOutcome | None:
+    crash_point("after-claim")  # claimed, nothing done: the claim must run out or be taken over
     heartbeat = _Heartbeat(engine, claim, lease_seconds)
     heartbeat.start()
     try:
         with claims.holding(claim):
-            return pipeline.process_set(settings, engine, clock, claim.set_id)
+            outcome = pipeline.process_set(settings, engine, clock, claim.set_id)
+        crash_point("after-commit")  # the set's effects and answers committed, nothing delivered
+        return outcome
     except claims.LeaseLost as exc:
         log.warning("%s", exc)
         return None

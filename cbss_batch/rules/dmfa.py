@@ -179,21 +179,29 @@ def check_person(header: DmfaHeader, person: NaturalPerson) -> list[Finding]:
     return [finding for rule in PERSON_RULES for finding in rule(header, person)]
 
 
+_SEQUENCE_SPAN = 100_000_000  # NaturalPersonSequenceNbr has at most 7 digits
+
+
 class DeclarationChecks:
     """Declaration-wide rules for one streamed DmfA Form: feed every person, then finish with the totals."""
 
     def __init__(self, header: DmfaHeader) -> None:
         self.header = header
-        # INSZ → (line, NaturalPersonSequenceNbr) of its first occurrence; ~100 bytes a person.
-        self._first_seen: dict[str, tuple[int, int]] = {}
+        # INSZ → line and NaturalPersonSequenceNbr of its first occurrence, as two ints (the INSZ as a
+        # number, line × 10^8 + sequence): about 110 bytes a person instead of 220 with a string and a
+        # tuple — what a declaration of a million workers keeps in memory.
+        self._first_seen: dict[int | str, int] = {}
 
     def add_person(self, person: NaturalPerson) -> list[Finding]:
         """90017-006 (B, glossary block 90017) on each repeat of an INSZ already in this declaration."""
-        first = self._first_seen.get(person.insz)
+        key: int | str = int(person.insz) if person.insz.isascii() and person.insz.isdigit() else person.insz
+        if person.insz[:1] == "0" and isinstance(key, int):
+            key = person.insz  # a leading zero would be lost as a number
+        first = self._first_seen.get(key)
         if first is None:
-            self._first_seen[person.insz] = (person.line, person.sequence)
+            self._first_seen[key] = person.line * _SEQUENCE_SPAN + (person.sequence or 0)
             return []
-        first_line, first_sequence = first
+        first_line, first_sequence = divmod(first, _SEQUENCE_SPAN)
         masked = mask_insz(person.insz)
         message = (
             f"INSS {masked} was already declared at line {first_line} (NaturalPerson {first_sequence}):"

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from cbss_batch.records import Fact, Finding
+from cbss_batch.store import audit as audit_log
 from cbss_batch.store import claims
 from cbss_batch.store.bulk import reserve_ids
 from cbss_batch.store.tables import (
     anomalies,
-    audit_events,
     declarations,
     employment_periods,
     fact_events,
@@ -69,8 +69,8 @@ def next_answer_sequence(conn: Connection, mailbox: str, folder: str, today: dat
 
 def audit(conn: Connection, event: str, *, now: datetime, set_id: int | None = None, ticket: str | None = None,
           detail: str | None = None) -> None:
-    """Append an audit event (receipts, answers, state changes)."""
-    conn.execute(audit_events.insert().values(at=now, event=event, set_id=set_id, ticket=ticket, detail=detail))
+    """Append an audit event (receipts, answers, state changes) to the hash-chained audit log."""
+    audit_log.append(conn, at=now, event=event, set_id=set_id, ticket=ticket, detail=detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -288,6 +288,7 @@ audit_events = Table(
     Column("set_id", Integer, index=True),
     Column("ticket", String(20)),
     Column("detail", Text),
+    Column("chain_hash", String(64)),  # SHA-256 linking it to the entry before (store/audit.py)
 )
 
 STAGING_TABLES = (natural_persons, worker_records, occupations, services, remunerations, contributions,

@@ -324,3 +324,25 @@ def test_extracts_are_pushed_to_an_institution_mailbox(ws: Workspace, remote: Re
     assert ws.cli("extract").exit_code == 0  # the resent extract is pushed again
     assert sorted(p.name for p in out.iterdir()) == ["FO.EXTR.999999.20261128.00001.T",
                                                     "GO.EXTR.999999.20261128.00001.T"]
+
+
+def test_a_crash_between_push_and_its_record_does_not_deliver_twice(ws: Workspace, remote: Remote) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from cbss_batch.faults import CRASH_ENV, CRASH_EXIT_CODE
+
+    drop_set(remote.root, "006400", make_dmfa(workers=2, quarter="20253"), day=DAY)
+    command = [sys.executable, "-m", "cbss_batch", "--db", ws.db_url, "run"]
+    crashed = subprocess.run(command, cwd=ws.root, env={**os.environ, CRASH_ENV: "push-before-record"},
+                             capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    assert remote.names("006400", "OUTTEST") == ["FO.ACRF.999999.20261128.00001.T", "GO.ACRF.999999.20261128.00001.T"]
+    assert rows(ws, "select count(*) from outbound_messages where pushed_at is not null") == [(0,)]
+    uploads = (remote.folder("006400", "OUTTEST") / "FO.ACRF.999999.20261128.00001.T").stat().st_mtime_ns
+    again = subprocess.run(command, cwd=ws.root, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert remote.names("006400", "OUTTEST") == ANSWERS
+    assert (remote.folder("006400", "OUTTEST") / "FO.ACRF.999999.20261128.00001.T").stat().st_mtime_ns == uploads
+    assert rows(ws, "select count(*) from outbound_messages where pushed_at is not null") == [(2,)]
