@@ -10,6 +10,7 @@ from typing import Any
 from lxml import etree
 
 from cbss_batch.extract.facts import Record
+from cbss_batch.faults import crash_point
 
 ROOT = "InstitutionExtract"
 SCHEMA = "InstitutionExtract_2026.xsd"
@@ -32,6 +33,8 @@ def write_extract(path: Path, *, institution: str, file_name: str, now: datetime
             for record in records:
                 count += 1
                 xf.write(record_element(count, record), pretty_print=True)
+                if count == 1:
+                    crash_point("mid-extract")  # a partial extract on disk, nothing recorded
             trailer = etree.Element("ExtractTrailer")
             _fill(trailer, {"RecordCount": count})
             xf.write(trailer, pretty_print=True)

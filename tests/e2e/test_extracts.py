@@ -157,23 +157,33 @@ def test_production_facts_only_when_the_institution_says_so(tmp_path: Path) -> N
     assert len(_records(files[0])) == 3
 
 
-def test_a_crash_between_writing_and_recording_delivers_once_on_the_next_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("point", ["mid-extract", "extract-written", "outbox-before-rename", "outbox-before-go"])
+def test_a_crash_while_extracting_delivers_once_on_the_next_run(tmp_path: Path, point: str) -> None:
     ws = _workspace(tmp_path, {"pensions": INSTITUTIONS["pensions"]})
     _send(ws, make_dmfa(workers=5, quarter="20253"), "DMFA", 1)
-    env = dict(os.environ, **{CRASH_ENV: "extract-written"})
+    quiet = _workspace(tmp_path / "quiet", {"pensions": INSTITUTIONS["pensions"]})
+    _send(quiet, make_dmfa(workers=5, quarter="20253"), "DMFA", 1)
+    assert quiet.cli("extract").exit_code == 0
+    env = dict(os.environ, **{CRASH_ENV: point})
     crashed = subprocess.run([sys.executable, "-m", "cbss_batch", "--db", ws.db_url, "extract"], cwd=ws.root,
                              env=env, capture_output=True, text=True)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
-    assert _extracts(ws, "pensions") == []  # nothing half delivered
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select count(*) from extracts").fetchone() == (0,)
-        assert conn.execute("select count(*) from institution_marks").fetchone() == (0,)
+    folder = ws.outbox / "institutions" / "pensions"
+    if point in ("mid-extract", "extract-written"):
+        assert _extracts(ws, "pensions") == []  # nothing delivered, nothing recorded
+        with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
+            assert conn.execute("select count(*) from extracts").fetchone() == (0,)
+            assert conn.execute("select count(*) from institution_marks").fetchone() == (0,)
+    else:
+        assert not (folder / "GO.EXTR.999999.20261128.00001.T").exists()  # never a GO before its file
     assert ws.cli("extract").exit_code == 0
     files = _extracts(ws, "pensions")
     assert [p.name for p in files] == ["FO.EXTR.999999.20261128.00001.T"]
     assert len(_records(files[0])) == 5
     assert ws.cli("extract").exit_code == 0
-    assert len(_extracts(ws, "pensions")) == 1
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in (quiet.outbox / "institutions" / "pensions").iterdir())
+    assert files[0].read_bytes() == _extracts(quiet, "pensions")[0].read_bytes()
 
 
 def test_resend_delivers_a_byte_identical_copy(tmp_path: Path) -> None:
