@@ -7,13 +7,27 @@ nothing or a complete copy, and archiving the same bytes twice is harmless. Noth
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from cbss_batch.durable import fsync_dir
+from cbss_batch.errors import TransientError
 
 _CHUNK = 1 << 20
+
+
+class ArchiveFull(TransientError):
+    """The archive's file system has no room for a received file; nothing of it is kept or recorded."""
+
+    def __init__(self, name: str, archive_root: Path) -> None:
+        super().__init__(f"no space left in the archive {archive_root} ([paths] archive) to copy {name}: free space "
+                         "there or move the archive to a larger file system, then run again (the received files "
+                         "stay where they are)")
+        self.name, self.archive_root = name, archive_root
 
 
 def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
@@ -22,9 +36,14 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
     digest = hashlib.sha256()
     size = 0
     temp = archive_root / f".incoming-{os.getpid()}-{source.name[:40].replace(os.sep, '_')}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    src = _open_regular(source)
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except BaseException:
+        src.close()
+        raise
+    try:
+        with os.fdopen(fd, "wb") as out, src:
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -39,7 +58,27 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
         else:
             os.replace(temp, target)
             fsync_dir(target.parent)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ArchiveFull(source.name, archive_root) from exc
+        raise
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return sha, size, target
+
+
+def _open_regular(source: Path) -> BinaryIO:
+    """``source`` opened for reading if it is still a regular file: never through a symbolic link, never
+    blocking on a FIFO (either may have replaced the file since the inbox was listed)."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise FileNotFoundError(errno.ENOENT, "replaced by a symbolic link since it was listed", str(source)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileNotFoundError(errno.ENOENT, "no longer a regular file", str(source))
+    return os.fdopen(fd, "rb")

@@ -8,6 +8,7 @@ with ACRF-130; a file whose name cannot be read is its own (refused) set.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ class InboxFile:
 
     @property
     def received_name(self) -> str:
-        return self.path.name
+        return text_name(self.path)
 
 
 @dataclass(slots=True)
@@ -56,9 +57,18 @@ class Candidate:
         return go.received_name if go else self.files[0].received_name
 
 
+def text_name(path: Path) -> str:
+    """A file's name as text the store and the answers can hold: bytes that are not UTF-8 shown as ``\\xNN``.
+
+    A sender can give a file any bytes as a name; Python reads the invalid ones as lone surrogates,
+    which no database driver encodes.
+    """
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
 def read_name(path: Path) -> InboxFile:
     """Parse a file's name, tolerating one trailing ``.xml``."""
-    text, had_suffix = strip_xml_suffix(path.name)
+    text, had_suffix = strip_xml_suffix(text_name(path))
     if had_suffix:
         log.info("read %s without its trailing .xml", text)
     try:
@@ -72,13 +82,18 @@ def scan_inbox(inbox: Path, *, now: datetime, go_timeout: timedelta) -> list[Can
     candidates: list[Candidate] = []
     if not inbox.is_dir():
         return candidates
-    for mailbox_dir in sorted(p for p in inbox.iterdir() if p.is_dir() and not p.is_symlink()):
+    for mailbox_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
+        if mailbox_dir.is_symlink():
+            log.warning("ignoring %s: a mailbox is a real folder, not a link", mailbox_dir)
+            continue
         if not _MAILBOX.fullmatch(mailbox_dir.name):
             log.warning("ignoring %s: a mailbox folder is named by a 6-digit sender number", mailbox_dir)
             continue
         for folder in FOLDERS:
             folder_dir = mailbox_dir / folder
-            if folder_dir.is_dir():
+            if folder_dir.is_symlink():  # it would read (and empty) a folder outside the inbox
+                log.warning("ignoring %s: a mailbox folder is a real folder, not a link", folder_dir)
+            elif folder_dir.is_dir():
                 candidates.extend(_scan_folder(mailbox_dir.name, folder, folder_dir, now, go_timeout))
     return candidates
 

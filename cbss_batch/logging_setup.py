@@ -67,6 +67,21 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
+# Line breaks, terminal escapes and lone surrogates from a sender's file name would forge or garble log lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record (time, level, logger, message); control characters in the message shown escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(_escape, super().formatMessage(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
@@ -95,7 +110,7 @@ def configure_logging(verbosity: int, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._cbss = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if log_format == "json"
-                         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                         else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskInsz())
     root.addHandler(handler)
     root.setLevel(level)

@@ -342,8 +342,14 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
         reason = error.reason if error else "answers are not accepted in an inbox"
         return _reject(settings, engine, clock, set_id, [code], reason)
     if candidate.action == "refuse-no-go":
-        return _reject(settings, engine, clock, set_id, ["130"], "no GO file arrived for these files")
+        return _reject(settings, engine, clock, set_id, _no_go_codes(candidate.mailbox, [key.sender] if key else []),
+                       "no GO file arrived for these files")
     return set_id
+
+
+def _no_go_codes(mailbox: str, senders: list[str]) -> list[str]:
+    """ACRF-130 for files whose GO never came, after ACRF-108 when they name another sender than the mailbox's."""
+    return ["108", "130"] if any(sender != mailbox for sender in senders) else ["130"]
 
 
 def _announced_parts(candidate: Candidate) -> int | None:
@@ -374,7 +380,8 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
     go = next((n for n in names.values() if n and n.prefix == "GO"), None)
     if go is None:  # a refused name or a set without GO whose answer a crash interrupted: answer it now
         error = next((e for f in files if (e := read_name(Path(f.name)).error) is not None), None)
-        return _reject(settings, engine, clock, set_id, [error.code if error else "130"],
+        codes = [error.code] if error else _no_go_codes(row.mailbox, [n.sender for n in names.values() if n])
+        return _reject(settings, engine, clock, set_id, codes,
                        error.reason if error else "no GO file arrived for these files")
     sender = load_senders(settings.senders).get(row.mailbox)
     codes = _set_level_codes(settings, clock, row, go, files, names)

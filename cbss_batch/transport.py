@@ -202,6 +202,9 @@ class SftpTransport:
             raise TransportError(f"{self.where}: no answer from the server while {what} (read timeout)") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise TransportError(f"{self.where}: {what} failed: {exc or exc.__class__.__name__}") from exc
+        except UnicodeDecodeError as exc:  # paramiko decodes every name it lists as UTF-8, strictly
+            raise TransportError(f"{self.where}: {what} failed: a file name there is not UTF-8 "
+                                 f"({exc.object[:80]!r}); the sender must rename or remove that file") from exc
 
     def list_files(self, folder: str) -> list[RemoteFile]:
         """Regular files of a remote folder (no directories, no links), by name."""

@@ -177,6 +177,17 @@ def _schema_problems(path: Path, report: FileReport, schema_path: Path, xsd_dir:
     return not any(f"ACRF-{p.code}" in NOT_WELL_FORMED for p in problems)
 
 
+# Declarations are checked as they stream past; a schema error can surface only after the rules met the bad
+# value (a number past int()'s 4300 digits, say): the rules' errors are then the schema's, as in the intake.
+_UNREADABLE = (InvalidDocument, ValueError, LookupError, TypeError, AttributeError)
+
+
+def _invalid(exc: Exception) -> InvalidDocument:
+    if isinstance(exc, InvalidDocument):
+        return exc
+    return InvalidDocument(f"unreadable document: {exc.__class__.__name__}: {exc}")
+
+
 def _despite_schema(report: FileReport, check: Callable[[], list[T]]) -> list[T]:
     """The business rules of a well-formed document that breaks its schema, as far as its values can be read."""
     try:
@@ -192,11 +203,14 @@ def _despite_schema(report: FileReport, check: Callable[[], list[T]]) -> list[T]
 
 def _check_forms(path: Path, report: FileReport, xsd_dir: Path, today: date, size: int, root: str) -> None:
     """Dimona and DRS files: schema and the rules that need no personnel file, form by form."""
-    schema_path = xsd_dir / (DIMONA_SCHEMA if root == "Dimona" else risk_schema_name(xsd_dir, root))
+    try:
+        schema_path = xsd_dir / (DIMONA_SCHEMA if root == "Dimona" else risk_schema_name(xsd_dir, root))
+    except LookupError:  # a scenario-shaped root without a schema (WECH101): refused as the intake does
+        raise RejectedFile(path.name, f"no schema for {root} messages in this version", ("088",)) from None
     try:
         declarations = _read_forms(path, root, schema(schema_path), today)
-    except InvalidDocument as exc:
-        if _schema_problems(path, report, schema_path, xsd_dir, size, exc):
+    except _UNREADABLE as exc:
+        if _schema_problems(path, report, schema_path, xsd_dir, size, _invalid(exc)):
             report.declarations = _despite_schema(report, lambda: _read_forms(path, root, None, today))
         return
     if not declarations:
@@ -226,8 +240,8 @@ def _check_dmfa(path: Path, report: FileReport, xsd_dir: Path, today: date, size
     schema_path = xsd_dir / DMFA_SCHEMA
     try:
         reviews = _review_dmfa(path, schema(schema_path), today)
-    except InvalidDocument as exc:
-        if not _schema_problems(path, report, schema_path, xsd_dir, size, exc):
+    except _UNREADABLE as exc:
+        if not _schema_problems(path, report, schema_path, xsd_dir, size, _invalid(exc)):
             return
         reviews = _despite_schema(report, lambda: _review_dmfa(path, None, today))
     else:

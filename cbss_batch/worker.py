@@ -177,6 +177,9 @@ def _take_inbox(settings: Settings, engine: Engine, clock: pipeline.Clock) -> bo
     """Archive and record a few ready sets of the inbox (they become claimable); True if there were any."""
     taken = 0
     go_timeout = timedelta(hours=settings.intake.go_timeout_hours)
+    # As `run` does: a worker that died while removing a recorded set's inbox files may have left the GO
+    # alone; scanned as it is, it would become a second set, refused with ACRF-120.
+    pipeline._clear_leftovers(settings, engine)
     for candidate in scan_inbox(settings.inbox, now=datetime.now(), go_timeout=go_timeout):
         try:
             pipeline.receive(settings, engine, clock, candidate, None)

@@ -2,7 +2,9 @@
 
 No entity is ever resolved, no DTD loaded, nothing fetched from the network, ``huge_tree`` stays off
 (libxml2's depth and text-size limits hold). A DOCTYPE is refused before parsing: structured
-messages never carry one, and it is the vehicle of external-entity and expansion attacks.
+messages never carry one, and it is the vehicle of external-entity and expansion attacks. So is a
+declared encoding outside ASCII-compatible ones and UTF-16 (ACRF-138): in UTF-7, say, a DOCTYPE
+reads ``+ADwAIQ-DOCTYPE`` and would pass the screening, then be parsed by libxml2 (iconv).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ PARSER_OPTIONS: dict[str, Any] = {
     "huge_tree": False,
 }
 _PROLOG_LIMIT = 65536
+# Encodings the screening can read (PROTOCOL.md §8: the message is ASCII/XML): ASCII-compatible ones, and
+# UTF-16, whose head _decode_head decodes. Any other declared encoding could hide a DOCTYPE from it.
+_SUPPORTED_ENCODING = re.compile(r"UTF-?8|UTF-?16(LE|BE)?|(US-)?ASCII|ISO-?8859-([1-9]|1[0-6])|LATIN-?[1-9]|"
+                                 r"(WINDOWS|CP)-?125[0-8]", re.IGNORECASE)
 _ROOT_START = re.compile(rb"<\s*([A-Za-z_][\w.\-]*)")
 
 
@@ -62,6 +68,9 @@ def screen_prolog(head: bytes, name: str) -> Prolog:
             raise RejectedFile(name, "the file holds no data", ("134",))
         raise RejectedFile(name, "no XML element found at the start of the file", ("102",))
     encoding = re.search(r"encoding\s*=\s*[\"']([^\"']+)", text[: match.start()])
+    if encoding and not _SUPPORTED_ENCODING.fullmatch(encoding.group(1).strip().replace("_", "-")):
+        raise RejectedFile(name, f"encoding {encoding.group(1)[:40]!r} is not supported: send UTF-8 "
+                                 "(ISO-8859-1 and UTF-16 are read too)", ("138",))
     return Prolog(match.group(1).decode("ascii"), encoding.group(1) if encoding else None)
 
 

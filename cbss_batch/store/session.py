@@ -28,9 +28,13 @@ def make_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, a busy timeout and its folder created (owner-only)."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         path = Path(url[len("sqlite:///"):])
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            path.touch(mode=0o600)  # personal data: readable by the service account only
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                path.touch(mode=0o600)  # personal data: readable by the service account only
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the SQLite database {path}: {exc.strerror or exc}; make its folder "
+                                "writable by this account, or set [database].url or CBSS_DB_URL") from exc
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
