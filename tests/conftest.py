@@ -142,3 +142,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         engine.dispose()
     upgrade(url)
     yield url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--chaos-long", action="store_true", default=False,
+                     help="run the chaos test of tests/integration/test_chaos.py at its long size (2 000 sets)")
+
+
+@pytest.fixture
+def chaos_long(request: pytest.FixtureRequest) -> bool:
+    """True when ``--chaos-long`` asks for the long chaos run."""
+    return bool(request.config.getoption("--chaos-long"))
