@@ -44,6 +44,7 @@ def clean_workspace(settings: Settings, engine: Engine, now: datetime) -> Housek
     for message in _delivered_before(engine, cutoff):
         _remove_body(settings, message, summary)
     _remove_stale_partials(settings.inbox, summary)
+    _remove_stale_temporaries(settings, summary)
     log.info("housekeeping: removed %d answer bodies (%d bytes) delivered before %s and %d stale partial "
              "files (%d bytes) from the inbox; left %d bodies outside the work folder", summary.bodies_removed,
              summary.body_bytes, f"{cutoff:%Y-%m-%d %H:%M}", summary.partials_removed, summary.partial_bytes,
@@ -90,6 +91,28 @@ def _remove_stale_partials(inbox: Path, summary: HousekeepingSummary) -> None:
                 summary.partial_bytes += size
                 log.info("housekeeping: removed stale partial file %s/%s/%s (%d bytes)", folder.parent.name,
                          folder.name, path.name, size)
+
+
+def _remove_stale_temporaries(settings: Settings, summary: HousekeepingSummary) -> None:
+    """Temporary copies a killed process left behind: ``.incoming-*`` in the archive's top folder (never
+    an archived file: those are named by their hash, two levels down) and ``*.part`` in the work and
+    outbox folders, all untouched for a day."""
+    oldest = time.time() - PARTIAL_MAX_AGE_SECONDS
+    candidates = list(settings.archive.glob(".incoming-*")) if settings.archive.is_dir() else []
+    for folder in (settings.work, settings.outbox):
+        if folder.is_dir():
+            candidates += [p for p in folder.rglob("*.part") if not p.is_symlink()]
+    for path in sorted(candidates):
+        try:
+            if path.stat().st_mtime >= oldest:
+                continue  # maybe still being written
+        except FileNotFoundError:
+            continue
+        size = _unlink(path)
+        if size is not None:
+            summary.partials_removed += 1
+            summary.partial_bytes += size
+            log.info("housekeeping: removed the temporary file %s (%d bytes) a stopped process left", path, size)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -361,10 +361,14 @@ def test_housekeeping_removes_old_delivered_bodies_and_stale_partials_only(
                                             folder / ".FI.DMFA.006400.20261120.00003.R.1.1.part",
                                             folder / "FI.DMFA.006400.20261128.00004.R.1.1.part",
                                             folder / "GO.DMFA.006400.20261120.00005.R.1")
+    archive, work = workspace.root / "var" / "archive", workspace.root / "var" / "work"
+    dead_copy, fresh_copy = archive / ".incoming-4242-FI.DMFA.x", archive / ".incoming-4243-FI.DMFA.y"
+    dead_body = work / "006400" / "OUTTEST" / "FO.NOTI.999999.20261001.00098.T.part"
+    dead_delivery = workspace.out() / "FO.NOTI.999999.20261001.00097.T.4242.part"
     two_days_ago = time.time() - 2 * 86400
-    for path in (stale, hidden_stale, fresh, old_file):
+    for path in (stale, hidden_stale, fresh, old_file, dead_copy, fresh_copy, dead_body, dead_delivery):
         path.write_bytes(b"x")
-        if path is not fresh:
+        if path not in (fresh, fresh_copy):
             os.utime(path, (two_days_ago, two_days_ago))
 
     monkeypatch.chdir(workspace.root)
@@ -377,6 +381,9 @@ def test_housekeeping_removes_old_delivered_bodies_and_stale_partials_only(
     assert pending_body.exists()  # not delivered yet
     assert archived and all(p.is_file() for p in archived)
     assert sorted(p.name for p in folder.iterdir()) == sorted([fresh.name, old_file.name])
+    # temporary copies a killed process left: removed when a day old, the archive itself untouched
+    assert not dead_copy.exists() and not dead_body.exists() and not dead_delivery.exists()
+    assert fresh_copy.exists()
     assert workspace.answers() == [  # the outbox copies stay
         "FO.ACRF.999999.20261128.00001.T", "FO.NOTI.999999.20261128.00002.T",
         "GO.ACRF.999999.20261128.00001.T", "GO.NOTI.999999.20261128.00002.T"]
