@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from lxml import etree
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from cbss_batch.calculate.contributions import (
     Employer,
@@ -36,11 +36,18 @@ from cbss_batch.notify import NotiForm
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, UnrelatedRead, read_dmfa
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Fact, Finding, NaturalPerson, WorkerRecord
 from cbss_batch.rules.amounts import compare_line, compare_structural_reduction
+from cbss_batch.rules.dmfa import FirstOccurrence
 from cbss_batch.rules.runner import DeclarationReview
 from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
-from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, contribution_corrections, declarations
+from cbss_batch.store.tables import (
+    LEAF_TABLES,
+    STAGING_TABLES,
+    contribution_corrections,
+    declarations,
+    natural_persons,
+)
 from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
 
 __all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
@@ -140,7 +147,8 @@ class _Declaration:
 
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
                  relation_class: str | None, workers: int | None, structural_reduction: bool = False,
-                 mandates: Mandates | None = None, parameters: Parameters | None = None) -> None:
+                 mandates: Mandates | None = None, parameters: Parameters | None = None,
+                 writer: BulkWriter | None = None) -> None:
         self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
         self.parameters = parameters or project_parameters()
         self.snapshot = _rate_snapshot(header, workers, self.parameters)
@@ -151,7 +159,9 @@ class _Declaration:
         self.unrelated_change = 0  # ours minus declared employer-level contributions (cents)
         covered = (employment_coverage(conn, header.noss_number, header.company_id, header.quarter.start,
                                        header.quarter.end) if relation_class else None)
-        self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class)
+        self.review = DeclarationReview(header, today, covered=covered, relation_class=relation_class,
+                                        first_occurrence=_first_occurrence(conn, writer, declaration_id)
+                                        if writer is not None else None)
         if mandates is not None:
             self.review.findings.extend(check_mandate(
                 mandates, noss_number=header.noss_number, company_id=header.company_id, on=today, line=header.line,
@@ -163,6 +173,21 @@ class _Declaration:
             noss_number=header.noss_number, company_id=header.company_id, trusteeship=header.trusteeship,
             net_owed_declared=header.net_owed_amount, persons=0, worker_records=0, accepted=True, result_code=1,
             line=header.line))
+
+
+def _first_occurrence(conn: Connection, writer: BulkWriter, declaration_id: int) -> FirstOccurrence:
+    """Where a repeated INSZ was first declared: in the rows still buffered, else in the staged ones."""
+
+    def find(insz: str) -> tuple[int, int] | None:
+        for row in writer.rows["natural_persons"]:  # (id, declaration, set, sequence, insz, name, first name, line)
+            if row[1] == declaration_id and row[4] == insz:
+                return int(row[7]), int(row[3] or 0)
+        found = conn.execute(select(natural_persons.c.line, natural_persons.c.sequence).where(
+            natural_persons.c.declaration_id == declaration_id, natural_persons.c.insz == insz)
+            .order_by(natural_persons.c.id).limit(1)).first()
+        return (int(found.line), int(found.sequence or 0)) if found is not None else None
+
+    return find
 
 
 def _check_unrelated(decl: _Declaration, contribution: Contribution) -> None:
@@ -222,7 +247,7 @@ def load_dmfa(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: 
             index = event.header.form_index - 1
             workers = person_counts[index] if person_counts is not None and index < len(person_counts) else None
             current = _Declaration(conn, event.header, set_id, declaration_ids.take(), today, relation_class, workers,
-                                   structural_reduction, mandates, parameters)
+                                   structural_reduction, mandates, parameters, writer)
         if isinstance(event, PersonRead):
             _stage_person(writer, current, event.person, set_id)
             if not crashed_mid_load:

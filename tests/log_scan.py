@@ -30,6 +30,8 @@ class _Scanner(logging.Handler):
         self.test = "(collection)"
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith("cbss_batch"):
+            return  # the libraries' own records are not ours to scan (and paramiko's debug is huge)
         try:
             text = self.format(record)
         except Exception:  # noqa: BLE001 - a record that cannot be formatted is not ours to judge here
@@ -47,14 +49,15 @@ _configure = logging_setup.configure_logging
 
 
 def _configure_and_see_everything(verbosity: int, log_format: str = "text") -> None:
-    """The program's own set-up, then: its handler keeps its level, the root passes debug records on,
-    so the scan sees every record the code emits (patched before cbss_batch.cli imports it)."""
+    """The program's own set-up, then: its handler keeps its level while the program's loggers pass
+    debug records on, so the scan sees every record cbss_batch emits (patched before cbss_batch.cli
+    imports it). Other libraries keep the program's level."""
     _configure(verbosity, log_format)
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_cbss", False):
             handler.setLevel(root.level)
-    root.setLevel(logging.DEBUG)
+    logging.getLogger("cbss_batch").setLevel(logging.DEBUG)
 
 
 logging_setup.configure_logging = _configure_and_see_everything
@@ -62,7 +65,7 @@ logging_setup.configure_logging = _configure_and_see_everything
 
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_scanner)
-    logging.getLogger().setLevel(logging.DEBUG)
+    logging.getLogger("cbss_batch").setLevel(logging.DEBUG)
 
 
 @pytest.hookimpl(hookwrapper=True)

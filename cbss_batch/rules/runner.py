@@ -9,6 +9,7 @@ from cbss_batch.codelists import load_codelist
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson
 from cbss_batch.rules.dmfa import (
     DeclarationChecks,
+    FirstOccurrence,
     KnownCodes,
     check_codes,
     check_employment_relation,
@@ -31,14 +32,14 @@ class DeclarationReview:
     """Findings and totals of one declaration: header rules at once, person rules per person, totals at the end."""
 
     def __init__(self, header: DmfaHeader, today: date, *, covered: frozenset[str] | None = None,
-                 relation_class: str | None = None) -> None:
+                 relation_class: str | None = None, first_occurrence: FirstOccurrence | None = None) -> None:
         """``covered``: INSZ with a Dimona period of this employer in the quarter (None: not checked)."""
         self.header = header
         self.findings: list[Finding] = list(check_header(header, today))
         self._covered = covered if relation_class else None
         self._codes = known_codes(header.quarter.start)
         self._relation_class = relation_class or "W"
-        self._checks = DeclarationChecks(header)
+        self._checks = DeclarationChecks(header, first_occurrence)
         self.contributions = self.students = self.unrelated = self.deductions = 0
         self.persons = self.worker_records = 0
 
