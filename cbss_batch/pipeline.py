@@ -491,7 +491,8 @@ def _set_level_codes(settings: Settings, clock: Clock, row: Any, go: FileName, f
 
 
 @contextmanager
-def _reader(paths: list[Path]) -> Iterator[IO[bytes]]:
+def chained_reader(paths: list[Path]) -> Iterator[IO[bytes]]:
+    """The parts of a set read as one stream, always closed."""
     reader = ChainedReader(paths)
     try:
         yield reader  # type: ignore[misc]
@@ -506,7 +507,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
     check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
              if settings.parallel_validation and content[1] >= settings.parallel_validation_min_bytes else None)
     try:
-        with engine.begin() as conn, _reader(paths) as source:
+        with engine.begin() as conn, chained_reader(paths) as source:
             try:
                 loaded = kind.load(conn, source, set_id=row.id, schema_path=None if check else schema_path,
                                    settings=settings, clock=clock, paths=paths, mandates=mandates)
@@ -541,8 +542,8 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
     except InvalidDocument as exc:
         log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc,
                  extra={"ticket": row.ticket, "stage": "validated", "set_id": row.id})
-        problems = diagnose(lambda: _reader(paths), loading.schema(schema_path), loading.known_elements(settings.xsd),
-                            size=content[1], max_tree_bytes=200_000_000)
+        problems = diagnose(lambda: chained_reader(paths), loading.schema(schema_path),
+                            loading.known_elements(settings.xsd), size=content[1], max_tree_bytes=200_000_000)
         if not problems:
             # The document is valid: the failure is ours. The set is kept as failed for reprocessing.
             log.error("set %s is valid but could not be read: %s", row.ticket, exc,

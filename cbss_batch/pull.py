@@ -28,7 +28,7 @@ from sqlalchemy import Engine, and_, select, update
 
 from cbss_batch.archive import archive_file
 from cbss_batch.config import Settings
-from cbss_batch.durable import fsync_dir
+from cbss_batch.durable import fsync_dir, sha256_of
 from cbss_batch.errors import FileNameError, TransportError
 from cbss_batch.names import FileName, parse_name, strip_xml_suffix
 from cbss_batch.store.tables import pulled_files
@@ -206,7 +206,7 @@ def _download(transport: SftpTransport, settings: Settings, engine: Engine, f: R
                                  f"{f.size}; it is downloaded again on the next cycle")
         os.utime(temp, (f.mtime, f.mtime))
         archive_file(temp, settings.archive)
-        if target.exists() and _sha256(target) != hashing.hexdigest():
+        if target.exists() and sha256_of(target) != hashing.hexdigest():
             raise TransportError(f"{target} already exists in the inbox with other content; the remote file is "
                                  "left in the mailbox until the local one is processed")
         with engine.begin() as conn:
@@ -231,14 +231,6 @@ def _clear_remote(transport: SftpTransport, remote_dir: str, name: str) -> None:
         transport.rename(source, f"{done}/{name}")
     else:
         transport.remove(source)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _HashingWriter:

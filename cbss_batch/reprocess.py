@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, select, update
 
@@ -46,7 +44,7 @@ from cbss_batch.store.tables import (
     file_sets,
     risk_declarations,
 )
-from cbss_batch.xmlsafe import ChainedReader, load_schema
+from cbss_batch.xmlsafe import load_schema
 
 log = logging.getLogger(__name__)
 
@@ -210,15 +208,6 @@ def _fi_parts(conn: Connection, set_id: int) -> list[Path]:
     return [path for _, path in sorted(parts)]
 
 
-@contextmanager
-def _reader(paths: list[Path]) -> Iterator[IO[bytes]]:
-    reader = ChainedReader(paths)
-    try:
-        yield reader  # type: ignore[misc]
-    finally:
-        reader.close()
-
-
 def _recompute_dmfa(settings: Settings, engine: Engine, clock: pipeline.Clock, row: Any, dry_run: bool) -> SetReport:
     report = SetReport(row.ticket, row.answer_name, "recomputed")
     sender = load_senders(settings.senders).get(row.mailbox)
@@ -226,7 +215,7 @@ def _recompute_dmfa(settings: Settings, engine: Engine, clock: pipeline.Clock, r
         paths = _fi_parts(conn, row.id)
         stored = {d.form_index: d for d in conn.execute(select(declarations).where(declarations.c.set_id == row.id))}
         savepoint = conn.begin_nested()
-        with _reader(paths) as source:
+        with pipeline.chained_reader(paths) as source:
             loaded = loading.load_dmfa(
                 conn, source, set_id=row.id, schema_path=settings.xsd / loading.DMFA_SCHEMA, today=clock.today(),
                 batch_rows=settings.batch_rows, relation_class=settings.missing_employment_relation_class,
@@ -330,7 +319,7 @@ def _recompute_risks(settings: Settings, engine: Engine, clock: pipeline.Clock, 
             report.action = "nothing-to-recompute"
             return report
         root = next(iter(stored.values())).scenario
-        with _reader(paths) as source:
+        with pipeline.chained_reader(paths) as source:
             for decl in drs.read_drs(source, root, load_schema(settings.xsd / _risk_schema(settings, root))):
                 old = stored.get(decl.form_index)
                 if old is None:

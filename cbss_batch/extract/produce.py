@@ -11,7 +11,6 @@ nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import zlib
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 
 from cbss_batch import outbox
 from cbss_batch.config import Settings
+from cbss_batch.durable import sha256_of
 from cbss_batch.errors import ConfigError
 from cbss_batch.extract.facts import Record, records_of
 from cbss_batch.extract.writer import write_extract
@@ -136,7 +136,7 @@ def _write_one(settings: Settings, conn: Connection, institution: Institution, e
     with temp.open("rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, body)
-    sha, size = _sha256(body), body.stat().st_size
+    sha, size = sha256_of(body), body.stat().st_size
     crash_point("extract-written")  # written, not recorded: the next run writes it again
     conn.execute(extracts.insert().values(
         institution=institution.name, name=str(name), environment=environment, first_event=events[0].id,
@@ -172,14 +172,6 @@ def _move_mark(conn: Connection, institution: str, last_event: int, now: datetim
                          .values(last_event=last_event)).rowcount
     if not moved:
         conn.execute(institution_marks.insert().values(institution=institution, last_event=last_event, since=now))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def institution_folder(settings: Settings, institution: str) -> Path:
