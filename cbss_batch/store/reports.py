@@ -16,6 +16,7 @@ from sqlalchemy import table as sql_table
 
 from cbss_batch.errors import BatchError, NotFound
 from cbss_batch.ids import mask_insz
+from cbss_batch.logging_setup import mask_text
 from cbss_batch.store.tables import (
     anomalies,
     benefit_calculations,
@@ -151,12 +152,18 @@ def list_sets(conn: Connection, *, state: str | None, mailbox: str | None, limit
         "declarations_refused": counts.get((r.id, False), 0)} for r in conn.execute(query)]
 
 
+def _masked(text: str | None) -> str | None:
+    """Stored texts can quote a refused value, an INSZ among them: shown with the number masked."""
+    return mask_text(text) if text else text
+
+
 def _anomaly_dicts(conn: Connection, **where: Any) -> list[dict[str, Any]]:
     query = select(anomalies).order_by(anomalies.c.id)
     for column, value in where.items():
         query = query.where(anomalies.c[column] == value) if value is not None else query.where(
             anomalies.c[column].is_(None))
-    return [{"code": a.code, "class": a.anomaly_class, "message": a.message, "element": a.tag, "value": a.value,
+    return [{"code": a.code, "class": a.anomaly_class, "message": _masked(a.message), "element": a.tag,
+             "value": _masked(a.value),
              "line": a.line, "column": a.column,
              "path": {k: v for k, v in json.loads(a.path) if k != "INSS"} if a.path else None}
             for a in conn.execute(query)]
@@ -287,7 +294,7 @@ def _show_set(conn: Connection, row: Any) -> dict[str, Any]:
     return {
         "kind": "set", "ticket": row.ticket, "mailbox": row.mailbox, "folder": row.folder, "name": row.answer_name,
         "type": row.file_type, "environment": row.environment, "state": row.state,
-        "acrf": "positive" if row.result_code == 1 else (row.error_codes or None), "reason": row.reason,
+        "acrf": "positive" if row.result_code == 1 else (row.error_codes or None), "reason": _masked(row.reason),
         "duplicate_of": row.duplicate_of, "received_at": _iso(row.received_at),
         "processed_at": _iso(row.processed_at), "content_sha256": row.content_sha256, "files": files,
         "file_anomalies": _anomaly_dicts(conn, set_id=row.id, declaration_id=None), "declarations": decls,
