@@ -74,10 +74,15 @@ def push_mailbox(transport: SftpTransport, settings: Settings, engine: Engine, *
 def _record_failure(engine: Engine, message: Any, error: str, now: datetime, base_seconds: int) -> None:
     with engine.begin() as conn:
         failures = queries.push_failures(conn, message.id) + 1
-        pause = min(MAX_PAUSE, timedelta(seconds=base_seconds * 2 ** (failures - 1)))
+        pause = retry_pause(failures, base_seconds)
         queries.mark_push_failed(conn, message.id, failures=failures, error=error, next_at=now + pause)
     log.error("could not push %s (failure %d): %s; next try in %d s", message.name, failures, error,
               int(pause.total_seconds()))
+
+
+def retry_pause(failures: int, base_seconds: int) -> timedelta:
+    """How long to wait before the next upload try: base × 2^(failures−1), at most an hour."""
+    return min(MAX_PAUSE, timedelta(seconds=base_seconds * 2 ** (failures - 1)))
 
 
 def local_files(settings: Settings, message: Any) -> list[Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from cbss_batch.errors import ConfigError, NotFound, TransportError
 from cbss_batch.extract.produce import deliver_copy, institution_folder
 from cbss_batch.institutions import Institution, load_institutions
 from cbss_batch.names import FileName
-from cbss_batch.push import MAX_PAUSE, upload_files
+from cbss_batch.push import retry_pause, upload_files
 from cbss_batch.signatures import sign_files, signing_key
 from cbss_batch.store import queries
 from cbss_batch.store.tables import extracts, file_sets, outbound_messages
@@ -57,7 +57,7 @@ def push_extracts(settings: Settings, engine: Engine, *, now: datetime, institut
             with engine.begin() as conn:
                 for row in due:
                     failures = int(row.push_failures or 0) + 1
-                    pause = min(MAX_PAUSE, timedelta(seconds=settings.sftp.retry_base_seconds * 2 ** (failures - 1)))
+                    pause = retry_pause(failures, settings.sftp.retry_base_seconds)
                     conn.execute(update(extracts).where(and_(extracts.c.id == row.id, extracts.c.pushed_at.is_(None)))
                                  .values(push_failures=failures, push_error=str(exc)[:1000], push_next_at=now + pause))
     return problems
