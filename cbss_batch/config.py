@@ -104,6 +104,9 @@ class Settings:
     batch_rows: int = 5000
     parallel_validation: bool = True  # schema check in a child process while the parent stages the rows
     parallel_validation_min_bytes: int = 1_000_000  # smaller sets are checked in the stream (no second process)
+    # Workers cut a DmfA set of more persons than this into chunks of this many, processed in parallel
+    # (cbss_batch/chunking); 0: never. ``run`` processes every set whole (one process gains nothing).
+    chunk_persons: int = 100_000
     missing_employment_relation_class: str | None = "W"  # None: the cross-check is off
     calculate_contributions: bool = True  # recompute DmfA contributions; differences → P anomalies + DMNO
     structural_reduction: bool = False  # recompute deduction 3000 (CALCULATIONS.md §2); off by default
@@ -145,6 +148,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
         parallel_validation=reader.boolean(runtime, "runtime", "parallel_validation", True),
         parallel_validation_min_bytes=reader.integer(runtime, "runtime", "parallel_validation_min_bytes", 1_000_000,
                                                      minimum=0),
+        chunk_persons=reader.integer(runtime, "runtime", "chunk_persons", 100_000, minimum=0),
         calculate_contributions=reader.boolean(reader.table("calculation"), "calculation", "contributions", True),
         structural_reduction=reader.boolean(reader.table("calculation"), "calculation", "structural_reduction",
                                             False),

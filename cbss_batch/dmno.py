@@ -49,13 +49,14 @@ early-retirement and similar lines have other declared-part contents (``ValueErr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from lxml import etree
 
 from cbss_batch.records import Contribution, DmfaHeader, Occupation, WorkerRecord
+from cbss_batch.xmlsafe import hardened_parser
 
 IDENTIFICATION = "DMFANOT"
 TRANSMISSION_MODE = "LO"
@@ -142,8 +143,55 @@ def dmno_bytes(correction: DeclarationCorrection, *, now: datetime, notification
     """The DMNO document (one ``DMFANOT`` form) for a declaration our calculation corrected."""
     if not correction.lines:
         raise ValueError("a notification of changes needs at least one corrected worker line")
-    header = correction.header
-    version = _pid(correction.version, "version")
+    root, employer = _document(correction.header, correction.ticket, correction.declaration_pid, correction.version,
+                               now=now, notification_ticket=notification_ticket)
+    for person in person_updates(correction.lines, correction.version):
+        employer.append(person)
+    return _finish(root, correction.net_owed_corrected - correction.net_owed_declared)
+
+
+def dmno_from_fragments(header: DmfaHeader, *, ticket: str, declaration_pid: str, version: int,
+                        fragments: Iterable[bytes], net_owed_declared: int, net_owed_corrected: int,
+                        now: datetime) -> bytes:
+    """The same document from ``NaturalPersonUpdateNotif`` elements serialised by ``person_fragments``
+    (the chunks of a large set each notify their own persons; one document per declaration at the end)."""
+    root, employer = _document(header, ticket, declaration_pid, version, now=now)
+    parser = hardened_parser()
+    count = 0
+    for fragment in fragments:
+        employer.append(etree.fromstring(fragment, parser))
+        count += 1
+    if not count:
+        raise ValueError("a notification of changes needs at least one corrected worker line")
+    return _finish(root, net_owed_corrected - net_owed_declared)
+
+
+def person_fragments(lines: Sequence[WorkerLineCorrection], version: int) -> list[bytes]:
+    """Each person's ``NaturalPersonUpdateNotif`` of these corrections, serialised (for ``dmno_from_fragments``)."""
+    return [etree.tostring(person) for person in person_updates(lines, version)]
+
+
+def person_updates(lines: Iterable[WorkerLineCorrection], version: int) -> list[etree._Element]:
+    """One ``NaturalPersonUpdateNotif`` per person of ``lines`` with its corrected worker lines, in order."""
+    text = _pid(version, "version")
+    persons: dict[tuple[int, str], etree._Element] = {}
+    for line in lines:
+        person = persons.get((line.sequence, line.insz))
+        if person is None:
+            person = persons[(line.sequence, line.insz)] = etree.Element("NaturalPersonUpdateNotif")
+            _sub(person, "NaturalPersonSequenceNbr", str(line.sequence))
+            _sub(person, "INSS", line.insz)
+            _sub(person, "DeclNaturalPersonNewVersionNbr", text)
+            _sub(person, "Action", ACTION_SUBTREE_CHANGED)
+            _sub(person, "BlockDecisionIndicator", BLOCK_DECISION_MODIFIED)
+        person.append(_worker_record(line, text))
+    return list(persons.values())
+
+
+def _document(header: DmfaHeader, ticket: str, declaration_pid: str, version: int, *, now: datetime,
+              notification_ticket: str | None = None) -> tuple[etree._Element, etree._Element]:
+    """The DMNO root and its ``EmployerDeclarationUpdateNotif``, to which the persons are appended."""
+    version_text = _pid(version, "version")
     root = etree.Element("DmfAUpdateNotification")
     form = etree.SubElement(root, "Form")
     _sub(form, "Identification", IDENTIFICATION)
@@ -151,7 +199,7 @@ def dmno_bytes(correction: DeclarationCorrection, *, now: datetime, notification
     _sub(form, "FormCreationHour", f"{now:%H:%M:%S}.{now.microsecond // 1000:03d}")
     _sub(form, "AttestationStatus", "0")
     _sub(form, "TypeForm", "SU")
-    references = [("3", "2", correction.ticket)]
+    references = [("3", "2", ticket)]
     if header.sender_reference:
         references.append(("3", "1", header.sender_reference))
     if notification_ticket:
@@ -174,26 +222,17 @@ def dmno_bytes(correction: DeclarationCorrection, *, now: datetime, notification
         _sub(employer, "Trusteeship", str(header.trusteeship))
     _sub(employer, "CompanyID", header.company_id or "0")
     _sub(employer, "TransmissionMode", TRANSMISSION_MODE)
-    _sub(employer, "EmployerDeclarationPID", _pid(correction.declaration_pid, "declaration_pid"))
-    _sub(employer, "EmployerDeclarationNewVersionNbr", version)
+    _sub(employer, "EmployerDeclarationPID", _pid(declaration_pid, "declaration_pid"))
+    _sub(employer, "EmployerDeclarationNewVersionNbr", version_text)
     _sub(employer, "Action", ACTION_SUBTREE_CHANGED)
     sub_group = etree.SubElement(employer, "SubGroupInformation")
     _sub(sub_group, "SubGroup", SUB_GROUP)
     _sub(sub_group, "UserQuality", USER_QUALITY)
+    return root, employer
 
-    persons: dict[tuple[int, str], etree._Element] = {}
-    for line in correction.lines:
-        person = persons.get((line.sequence, line.insz))
-        if person is None:
-            person = persons[(line.sequence, line.insz)] = etree.SubElement(employer, "NaturalPersonUpdateNotif")
-            _sub(person, "NaturalPersonSequenceNbr", str(line.sequence))
-            _sub(person, "INSS", line.insz)
-            _sub(person, "DeclNaturalPersonNewVersionNbr", version)
-            _sub(person, "Action", ACTION_SUBTREE_CHANGED)
-            _sub(person, "BlockDecisionIndicator", BLOCK_DECISION_MODIFIED)
-        person.append(_worker_record(line, version))
 
-    difference = correction.net_owed_corrected - correction.net_owed_declared
+def _finish(root: etree._Element, difference: int) -> bytes:
+    form = root[0]
     rectification = etree.SubElement(form, "RectificationAmount")
     if difference >= 0:
         _sub(rectification, "DebitAmount", _amount(difference, "DebitAmount"))

@@ -13,13 +13,14 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from lxml import etree
 from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cbss_batch.calculate.contributions import (
     Employer,
@@ -29,7 +30,7 @@ from cbss_batch.calculate.contributions import (
 )
 from cbss_batch.calculate.kernel import RateSnapshot, compute_line
 from cbss_batch.calculate.parameters import Parameters, project_parameters
-from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection
+from cbss_batch.dmno import DeclarationCorrection, WorkerLineCorrection, dmno_bytes
 from cbss_batch.errors import ConfigError
 from cbss_batch.faults import crash_point
 from cbss_batch.notify import NotiForm
@@ -120,6 +121,11 @@ class DeclarationOutcome:
                                      net_owed_declared=header.net_owed_amount,
                                      net_owed_corrected=self.net_owed_computed)
 
+    def dmno_body(self, now: datetime) -> bytes | None:
+        """The DMNO document of this declaration's corrections, None when there is none to send."""
+        correction = self.correction()
+        return dmno_bytes(correction, now=now) if correction is not None else None
+
     def noti_form(self) -> NotiForm:
         """This declaration as a NOTI ``Form``."""
         header = self.header
@@ -148,8 +154,10 @@ class _Declaration:
     def __init__(self, conn: Connection, header: DmfaHeader, set_id: int, declaration_id: int, today: date,
                  relation_class: str | None, workers: int | None, structural_reduction: bool = False,
                  mandates: Mandates | None = None, parameters: Parameters | None = None,
-                 writer: BulkWriter | None = None) -> None:
-        self.outcome = DeclarationOutcome(declaration_id, header, new_ticket(conn, today))
+                 writer: BulkWriter | None = None, *, ticket: str | None = None) -> None:
+        """``ticket`` given: a chunk of a large set stages part of this declaration (cbss_batch/chunking):
+        the declaration's row may exist already, and the finishing step adds its header findings."""
+        self.outcome = DeclarationOutcome(declaration_id, header, ticket or new_ticket(conn, today))
         self.parameters = parameters or project_parameters()
         self.snapshot = _rate_snapshot(header, workers, self.parameters)
         self.contributions = self.students = 0  # as accepted: ours where we compute them
@@ -166,13 +174,22 @@ class _Declaration:
             self.review.findings.extend(check_mandate(
                 mandates, noss_number=header.noss_number, company_id=header.company_id, on=today, line=header.line,
                 path=(("NOSSRegistrationNbr", header.noss_number),)))
-        conn.execute(declarations.insert().values(
+        self.header_findings = len(self.review.findings)
+        statement = declarations.insert() if ticket is None else _insert_missing(conn)
+        conn.execute(statement.values(
             id=declaration_id, set_id=set_id, ticket=self.outcome.ticket, form_index=header.form_index,
             message_type="DMFA", identification=header.identification, created_on=header.created_on,
             created_at=header.created_at, sender_reference=header.sender_reference, quarter=str(header.quarter),
             noss_number=header.noss_number, company_id=header.company_id, trusteeship=header.trusteeship,
             net_owed_declared=header.net_owed_amount, persons=0, worker_records=0, accepted=True, result_code=1,
             line=header.line))
+
+
+def _insert_missing(conn: Connection) -> Any:
+    """An insert of a declaration row that does nothing when another chunk inserted it first."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(declarations).on_conflict_do_nothing(index_elements=["id"])
+    return sqlite.insert(declarations).on_conflict_do_nothing(index_elements=["id"])
 
 
 def _first_occurrence(conn: Connection, writer: BulkWriter, declaration_id: int) -> FirstOccurrence:
@@ -340,17 +357,23 @@ def _finish(conn: Connection, decl: _Declaration) -> None:
         outcome.net_owed_computed = ours
         declared = outcome.header.net_owed_amount
         if ours != declared and not any(f.code == "00015-007" for f in outcome.findings):
-            outcome.findings.append(Finding(
-                code="00015-007", anomaly_class="P", tag="NetOwedAmount", value=str(declared),
-                line=outcome.header.employer_line, path=(("NOSSRegistrationNbr", outcome.header.noss_number),),
-                message=f"declared {declared / 100:.2f} EUR, computed {ours / 100:.2f} EUR with the contributions "
-                        "as corrected; the computed amount is owed"))
+            outcome.findings.append(net_owed_finding(outcome.header, ours))
     if decl.snapshot is not None:
         store_corrections(conn, outcome)
     conn.execute(update(declarations).where(declarations.c.id == outcome.declaration_id).values(
         parameter_versions=json.dumps(list(decl.snapshot.parameter_versions)) if decl.snapshot else None,
         net_owed_computed=outcome.net_owed_computed, persons=totals.persons, worker_records=totals.worker_records,
         accepted=outcome.is_accepted, result_code=1 if outcome.is_accepted else 0))
+
+
+def net_owed_finding(header: DmfaHeader, ours: int) -> Finding:
+    """00015-007 (class P): the declared net amount owed differs from ours, computed with the contributions
+    as corrected; ours is owed."""
+    declared = header.net_owed_amount
+    return Finding(code="00015-007", anomaly_class="P", tag="NetOwedAmount", value=str(declared),
+                   line=header.employer_line, path=(("NOSSRegistrationNbr", header.noss_number),),
+                   message=f"declared {declared / 100:.2f} EUR, computed {ours / 100:.2f} EUR with the contributions "
+                           "as corrected; the computed amount is owed")
 
 
 def store_corrections(conn: Connection, outcome: DeclarationOutcome) -> None:

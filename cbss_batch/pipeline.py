@@ -28,7 +28,6 @@ from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.config import Settings
-from cbss_batch.dmno import dmno_bytes
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.faults import crash_point
@@ -357,10 +356,14 @@ def _announced_parts(candidate: Candidate) -> int | None:
     return go.name.total if go and go.name else None
 
 
-def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> SetOutcome:
-    """Check, validate, load and answer one recorded set; never raises for a bad set."""
+def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int, *, cut: bool = False) -> SetOutcome:
+    """Check, validate, load and answer one recorded set; never raises for a bad set.
+
+    ``cut``: a large DmfA set may be cut into chunks for several workers (cbss_batch/chunking); the
+    outcome is then ``chunked`` and the set is finished once its chunks are done.
+    """
     try:
-        return _process(settings, engine, clock, set_id)
+        return _process(settings, engine, clock, set_id, cut)
     except RejectedFile as exc:
         return _reject(settings, engine, clock, set_id, list(exc.codes) or ["088"], exc.reason)
     except (BatchError, *STORE_ERRORS):
@@ -372,10 +375,15 @@ def process_set(settings: Settings, engine: Engine, clock: Clock, set_id: int) -
                        state="failed")
 
 
-def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> SetOutcome:
+def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int, cut: bool = False) -> SetOutcome:
+    from cbss_batch.chunking import work as chunking
+
     with engine.connect() as conn:
         row = queries.set_row(conn, set_id)
         files = queries.set_files(conn, set_id)
+        plan = chunking.plan_of(conn, set_id)
+    if plan is not None and plan.state == "chunked":
+        return _finish_chunked(settings, engine, clock, row, plan, files, cut)
     names = {f.name: read_name(Path(f.name)).name for f in files}
     go = next((n for n in names.values() if n and n.prefix == "GO"), None)
     if go is None:  # a refused name or a set without GO whose answer a crash interrupted: answer it now
@@ -429,7 +437,43 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int) -> S
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
     log.info("set %s %s passed the file checks: %s, %d bytes in %d part(s)", row.ticket, row.answer_name,
              prolog.root, size, len(paths), extra={"ticket": row.ticket, "stage": "checked", "set_id": row.id})
+    if cut and go.file_type == "DMFA" and chunking.plan_set(settings, engine, clock.now(), clock.today(), row, paths,
+                                                            (sha, size)):
+        return SetOutcome(row.ticket, "chunked")
     return _load_set(settings, engine, clock, row, paths, (sha, size), kind, sender.mandates if sender else None)
+
+
+def _fi_paths(files: list[Any]) -> list[Path]:
+    parts = [((name.part or 1), Path(f.archive_path)) for f in files
+             if (name := read_name(Path(f.name)).name) is not None and name.prefix == "FI"]
+    return [path for _, path in sorted(parts)]
+
+
+def _finish_chunked(settings: Settings, engine: Engine, clock: Clock, row: Any, plan: Any, files: list[Any],
+                    cut: bool) -> SetOutcome:
+    """The last step of a set cut into chunks: one transaction with every declaration's outcome and the answers."""
+    from cbss_batch.chunking import work as chunking
+
+    paths = _fi_paths(files)
+    with engine.connect() as conn:
+        reason = chunking.needs_whole(conn, row.id)
+    if reason is None:
+        sender = load_senders(settings.senders).get(row.mailbox)
+        try:
+            with engine.begin() as conn:
+                loaded = chunking.finish_in(conn, settings, clock.today(), row, plan, paths,
+                                            sender.mandates if sender else None)
+                accepted, refused = commit_loaded(settings, conn, clock, row, loaded, paths, plan.content)
+        except InvalidDocument as exc:
+            reason = str(exc)
+        else:
+            log.info("set %s %s accepted: %d declarations accepted, %d refused, %d persons staged by %d chunks",
+                     row.ticket, row.answer_name, accepted, refused, loaded.rows, len(plan.plan.chunks),
+                     extra={"ticket": row.ticket, "stage": "staged", "set_id": row.id,
+                            "declarations_accepted": accepted, "declarations_refused": refused})
+            return SetOutcome(row.ticket, "accepted", accepted, refused)
+    chunking.abandon(engine, row, plan, reason)
+    return _process(settings, engine, clock, row.id, cut)
 
 
 def _signature_problem(sender: Sender | None, files: list[Any], names: dict[str, FileName | None]) -> str | None:
@@ -503,7 +547,6 @@ def chained_reader(paths: list[Path]) -> Iterator[IO[bytes]]:
 def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
               content: tuple[str, int], kind: MessageKind, mandates: Mandates | None) -> SetOutcome:
     schema_path = settings.xsd / kind.schema
-    now = clock.now()
     check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
              if settings.parallel_validation and content[1] >= settings.parallel_validation_min_bytes else None)
     try:
@@ -518,27 +561,7 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                 problem = check.result()
                 if problem is not None:
                     raise InvalidDocument(problem)
-            if not loaded.declarations:
-                raise RejectedFile(row.answer_name, "the file contains no declaration", ("157",))
-            loading.fill_columns(paths, loaded.findings_with_lines())
-            accepted = sum(1 for d in loaded.declarations if d.is_accepted)
-            refused = len(loaded.declarations) - accepted
-            for outcome in loaded.declarations:
-                queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings, ticket=outcome.ticket)
-            queries.finish_set(conn, row.id, state="accepted", result_code=1, error_codes=(), reason=None,
-                               now=now, content_sha256=content[0], content_bytes=content[1])
-            queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
-                file_name=row.answer_name, ticket=row.ticket, accepted=True, error_codes=(), now=now))
-            queue_noti(settings, conn, clock, row, loaded, now)
-            for outcome in loaded.declarations:
-                correction = outcome.correction() if hasattr(outcome, "correction") else None
-                if correction is not None:
-                    queue_answer(settings, conn, clock, row, "DMNO", dmno_bytes(correction, now=now),
-                                  parts=(1, 1))
-            queries.record_facts(conn, loaded.facts(), set_id=row.id, environment=row.environment, now=now)
-            crash_point("set-staged")  # everything of the set written, not committed
-            queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
-                          detail=f"{accepted} declarations accepted, {refused} refused")
+            accepted, refused = commit_loaded(settings, conn, clock, row, loaded, paths, content)
     except InvalidDocument as exc:
         log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc,
                  extra={"ticket": row.ticket, "stage": "validated", "set_id": row.id})
@@ -562,6 +585,36 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
              extra={"ticket": row.ticket, "stage": "staged", "set_id": row.id, "declarations_accepted": accepted,
                     "declarations_refused": refused, "rows": loaded.rows})
     return SetOutcome(row.ticket, "accepted", accepted, refused)
+
+
+def commit_loaded(settings: Settings, conn: Connection, clock: Clock, row: Any, loaded: Any, paths: list[Path],
+                  content: tuple[str, int]) -> tuple[int, int]:
+    """The end of an accepted set, in its final transaction: anomalies, state, ACRF, NOTI, DMNO, facts, audit.
+
+    Returns the numbers of declarations accepted and refused; RejectedFile (157) when there is none.
+    """
+    now = clock.now()
+    if not loaded.declarations:
+        raise RejectedFile(row.answer_name, "the file contains no declaration", ("157",))
+    loading.fill_columns(paths, loaded.findings_with_lines())
+    accepted = sum(1 for d in loaded.declarations if d.is_accepted)
+    refused = len(loaded.declarations) - accepted
+    for outcome in loaded.declarations:
+        queries.insert_anomalies(conn, row.id, outcome.declaration_id, outcome.findings, ticket=outcome.ticket)
+    queries.finish_set(conn, row.id, state="accepted", result_code=1, error_codes=(), reason=None,
+                       now=now, content_sha256=content[0], content_bytes=content[1])
+    queue_answer(settings, conn, clock, row, "ACRF", notify.acrf_bytes(
+        file_name=row.answer_name, ticket=row.ticket, accepted=True, error_codes=(), now=now))
+    queue_noti(settings, conn, clock, row, loaded, now)
+    for outcome in loaded.declarations:
+        body = outcome.dmno_body(now) if hasattr(outcome, "dmno_body") else None
+        if body is not None:
+            queue_answer(settings, conn, clock, row, "DMNO", body, parts=(1, 1))
+    queries.record_facts(conn, loaded.facts(), set_id=row.id, environment=row.environment, now=now)
+    crash_point("set-staged")  # everything of the set written, not committed
+    queries.audit(conn, "accepted", now=now, set_id=row.id, ticket=row.ticket,
+                  detail=f"{accepted} declarations accepted, {refused} refused")
+    return accepted, refused
 
 
 def queue_answer(settings: Settings, conn: Connection, clock: Clock, row: Any, kind: str, body: bytes,

@@ -53,6 +53,7 @@ class WorkerOptions:
 @dataclass(slots=True)
 class WorkerReport:
     sets: int = 0
+    chunks: int = 0
     lost: int = 0
 
 
@@ -166,7 +167,8 @@ def _serve(settings: Settings, options: WorkerOptions) -> WorkerReport:
             signal.signal(sig, handler)
         intake.release()
         engine.dispose()
-    log.info("worker %s stopped: %d sets processed, %d lost to another worker", owner, report.sets, report.lost)
+    log.info("worker %s stopped: %d sets and %d chunks processed, %d lost to another worker", owner, report.sets,
+             report.chunks, report.lost)
     return report
 
 
@@ -193,13 +195,21 @@ def _take_inbox(settings: Settings, engine: Engine, clock: pipeline.Clock) -> bo
 
 def process_next(settings: Settings, engine: Engine, clock: pipeline.Clock, owner: str, lease_seconds: float,
                  report: WorkerReport) -> bool:
-    """Claim the oldest free received set and process it; False when none was free."""
+    """Process a free chunk of a large set, else claim the oldest free received set; False when nothing was free."""
+    with engine.begin() as conn:
+        chunk = claims.claim_chunk(conn, owner, lease_seconds)
+    if chunk is not None:
+        if _process_chunk(settings, engine, clock, chunk, lease_seconds):
+            report.chunks += 1
+        else:
+            report.lost += 1
+        return True
     with engine.begin() as conn:
         claim = claims.claim_next(conn, owner, lease_seconds)
     if claim is None:
         return False
     try:
-        if _process_claim(settings, engine, clock, claim, lease_seconds) is not None:
+        if _process_claim(settings, engine, clock, claim, lease_seconds, cut=True) is not None:
             report.sets += 1
         else:
             report.lost += 1
@@ -219,14 +229,35 @@ def process_claimed(settings: Settings, engine: Engine, clock: pipeline.Clock, o
     return _process_claim(settings, engine, clock, claim, lease_seconds)
 
 
+def _process_chunk(settings: Settings, engine: Engine, clock: pipeline.Clock, claim: claims.ChunkClaim,
+                   lease_seconds: float) -> bool:
+    """Process a claimed chunk under a heartbeat; False when the chunk was taken over meanwhile."""
+    from cbss_batch.chunking.work import process_chunk
+
+    heartbeat = _Heartbeat(engine, claim, lease_seconds)
+    heartbeat.start()
+    try:
+        process_chunk(settings, engine, clock.today(), clock.now(), claim)
+        return True
+    except claims.LeaseLost as exc:
+        log.warning("%s", exc)
+        return False
+    except STORE_ERRORS:
+        with engine.begin() as conn:
+            claims.release(conn, claim)
+        raise
+    finally:
+        heartbeat.stop()
+
+
 def _process_claim(settings: Settings, engine: Engine, clock: pipeline.Clock, claim: claims.Claim,
-                   lease_seconds: float) -> pipeline.SetOutcome | None:
+                   lease_seconds: float, *, cut: bool = False) -> pipeline.SetOutcome | None:
     crash_point("after-claim")  # claimed, nothing done: the claim must run out or be taken over
     heartbeat = _Heartbeat(engine, claim, lease_seconds)
     heartbeat.start()
     try:
         with claims.holding(claim):
-            outcome = pipeline.process_set(settings, engine, clock, claim.set_id)
+            outcome = pipeline.process_set(settings, engine, clock, claim.set_id, cut=cut)
         crash_point("after-commit")  # the set's effects and answers committed, nothing delivered
         return outcome
     except claims.LeaseLost as exc:
@@ -243,7 +274,7 @@ def _process_claim(settings: Settings, engine: Engine, clock: pipeline.Clock, cl
 class _Heartbeat(threading.Thread):
     """Extends the lease of a claim every third of the lease while the set is processed."""
 
-    def __init__(self, engine: Engine, claim: claims.Claim, lease_seconds: float) -> None:
+    def __init__(self, engine: Engine, claim: claims.Claim | claims.ChunkClaim, lease_seconds: float) -> None:
         super().__init__(name=f"lease-{claim.set_id}", daemon=True)
         self._engine, self._claim, self._lease = engine, claim, lease_seconds
         self._stopped = threading.Event()

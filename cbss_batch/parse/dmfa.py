@@ -62,7 +62,8 @@ DmfaEvent = PersonRead | UnrelatedRead | DeclarationEnd
 def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[DmfaEvent]:
     """Events in document order: each person, each employer-level contribution, each declaration's end."""
     etree.clear_error_log()
-    context = etree.iterparse(source, events=("end",), tag=_REPORTED, schema=schema, **PARSER_OPTIONS)
+    context = etree.iterparse(source, events=("end",), tag=_REPORTED, schema=schema, remove_comments=True,
+                               **PARSER_OPTIONS)
     header: DmfaHeader | None = None
     form_index = 0
     root_closed = False

@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, exists, or_, select, update
 
 from cbss_batch.errors import BatchError
-from cbss_batch.store.tables import file_sets
+from cbss_batch.store.tables import file_sets, set_chunks
 
 
 class LeaseLost(BatchError):
@@ -29,6 +30,16 @@ class LeaseLost(BatchError):
 @dataclass(frozen=True, slots=True)
 class Claim:
     set_id: int
+    token: int
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkClaim:
+    """A claim on one chunk of a chunked set (cbss_batch/chunking): same lease and fencing as a set's."""
+
+    set_id: int
+    chunk: int
     token: int
     owner: str
 
@@ -51,7 +62,9 @@ def claim_next(conn: Connection, owner: str, lease_seconds: float, *, set_id: in
     free = or_(file_sets.c.lease_until.is_(None), file_sets.c.lease_until < now)
     if stale_owners:
         free = or_(free, file_sets.c.claimed_by.startswith(stale_owners, autoescape=True))
-    query = (select(file_sets.c.id).where(and_(file_sets.c.state == "received", free))
+    # A chunked set is claimed (to be finished) only once none of its chunks waits any more.
+    waiting = exists().where(and_(set_chunks.c.set_id == file_sets.c.id, set_chunks.c.state == "pending"))
+    query = (select(file_sets.c.id).where(and_(file_sets.c.state == "received", free, ~waiting))
         .order_by(file_sets.c.id).limit(1))
     if set_id is not None:
         query = query.where(file_sets.c.id == set_id)
@@ -67,15 +80,57 @@ def claim_next(conn: Connection, owner: str, lease_seconds: float, *, set_id: in
     return Claim(int(found), int(token), owner)
 
 
-def extend(conn: Connection, claim: Claim, lease_seconds: float) -> bool:
+def claim_chunk(conn: Connection, owner: str, lease_seconds: float, *, set_id: int | None = None) -> ChunkClaim | None:
+    """Claim the first pending chunk (of the oldest chunked set, or of ``set_id``) whose lease is free or expired."""
+    now = utc_now()
+    free = or_(set_chunks.c.lease_until.is_(None), set_chunks.c.lease_until < now)
+    query = (select(set_chunks.c.set_id, set_chunks.c.chunk).where(and_(set_chunks.c.state == "pending", free))
+             .order_by(set_chunks.c.set_id, set_chunks.c.chunk).limit(1))
+    if set_id is not None:
+        query = query.where(set_chunks.c.set_id == set_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    found = conn.execute(query).first()
+    if found is None:
+        return None
+    key = and_(set_chunks.c.set_id == found.set_id, set_chunks.c.chunk == found.chunk)
+    conn.execute(update(set_chunks).where(key).values(
+        claim_token=set_chunks.c.claim_token + 1, claimed_by=owner[:120],
+        lease_until=now + timedelta(seconds=lease_seconds)))
+    token = conn.execute(select(set_chunks.c.claim_token).where(key)).scalar_one()
+    return ChunkClaim(int(found.set_id), int(found.chunk), int(token), owner)
+
+
+def _chunk_key(claim: ChunkClaim) -> Any:
+    return and_(set_chunks.c.set_id == claim.set_id, set_chunks.c.chunk == claim.chunk,
+                set_chunks.c.claim_token == claim.token)
+
+
+def fence_chunk(conn: Connection, claim: ChunkClaim) -> None:
+    """Inside the chunk's final transaction: LeaseLost unless the chunk is still this claim's and pending."""
+    query = select(set_chunks.c.claim_token, set_chunks.c.state).where(and_(
+        set_chunks.c.set_id == claim.set_id, set_chunks.c.chunk == claim.chunk))
+    held = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
+    if held is None or held.claim_token != claim.token or held.state != "pending":
+        raise LeaseLost(f"set {claim.set_id} chunk {claim.chunk}: the lease of {claim.owner} expired and another "
+                        "worker took the chunk; this worker's result is discarded")
+
+
+def extend(conn: Connection, claim: Claim | ChunkClaim, lease_seconds: float) -> bool:
     """Push the lease on; False when the claim was lost (taken over, or the set is finished)."""
+    if isinstance(claim, ChunkClaim):
+        return bool(conn.execute(update(set_chunks).where(and_(_chunk_key(claim), set_chunks.c.state == "pending"))
+                                 .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))).rowcount)
     return bool(conn.execute(update(file_sets).where(and_(
         file_sets.c.id == claim.set_id, file_sets.c.claim_token == claim.token, file_sets.c.state == "received"))
         .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))).rowcount)
 
 
-def release(conn: Connection, claim: Claim) -> None:
+def release(conn: Connection, claim: Claim | ChunkClaim) -> None:
     """Give a claim back without finishing the set (the next claim can take it at once)."""
+    if isinstance(claim, ChunkClaim):
+        conn.execute(update(set_chunks).where(_chunk_key(claim)).values(lease_until=None, claimed_by=None))
+        return
     conn.execute(update(file_sets).where(and_(file_sets.c.id == claim.set_id, file_sets.c.claim_token == claim.token))
                  .values(lease_until=None, claimed_by=None))
 

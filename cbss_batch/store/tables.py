@@ -506,3 +506,43 @@ institution_marks = Table(
     Column("last_event", Integer, nullable=False),
     Column("since", DateTime, nullable=False),
 )
+
+# --- chunked sets -----------------------------------------------------------------------------------
+
+# A large DmfA set cut into chunks (cbss_batch/chunking): where its forms lie and which keys and
+# tickets its declarations get; the set stays ``received`` until its last chunk is done and a
+# worker finishes it (one ACRF, one NOTI).
+chunk_plans = Table(
+    "chunk_plans", metadata,
+    Column("set_id", Integer, ForeignKey("file_sets.id"), primary_key=True),
+    Column("persons", BigInteger, nullable=False),
+    Column("forms", Integer, nullable=False),
+    Column("first_declaration_id", BigInteger, nullable=False),  # form n gets id first + n - 1
+    Column("first_ticket", BigInteger, nullable=False),  # and ticket counter first + n - 1
+    Column("ticket_day", Date, nullable=False),
+    Column("layout", Text, nullable=False),  # JSON: prefix and forms (offsets and lines)
+    Column("state", String(8), nullable=False),  # chunked | whole (a chunk failed: the set is processed whole)
+    Column("content_sha256", String(64), nullable=False),  # of the FI parts, checked when the set was cut
+    Column("content_bytes", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# Chunk 0 is the schema check of the whole document; chunks 1… each stage a run of persons.
+set_chunks = Table(
+    "set_chunks", metadata,
+    Column("set_id", Integer, ForeignKey("file_sets.id"), primary_key=True),
+    Column("chunk", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(8), nullable=False),  # pending | done | failed
+    Column("start_offset", BigInteger, nullable=False),
+    Column("end_offset", BigInteger),  # None: to the end of the document
+    Column("line", BigInteger, nullable=False),
+    Column("form", Integer, nullable=False),  # the form the chunk starts in (1-based)
+    Column("persons", Integer, nullable=False),  # persons the chunk must read
+    Column("form_ends", Integer, nullable=False),  # forms that must end in it
+    Column("claim_token", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(120)),
+    Column("lease_until", DateTime),
+    Column("result", Text),  # JSON: the chunk's part of each declaration, or why it failed
+    Column("finished_at", DateTime),
+    Index("ix_set_chunks_state", "state"),
+)
