@@ -19,9 +19,7 @@ from pathlib import Path
 _FORM = b"<Form>"
 _FORM_END = b"</Form>"
 _PERSON = b"<NaturalPerson>"
-_GUARDS = (b"<!--", b"<![CDATA[", b"\r")
-_GUARD_NAMES = {b"<!--": "comments", b"<![CDATA[": "CDATA sections", b"\r": "carriage returns"}
-_OVERLAP = max(len(_FORM), len(_FORM_END), len(_PERSON), *map(len, _GUARDS), len(b"<?")) - 1
+_OVERLAP = max(len(_FORM), len(_FORM_END), len(_PERSON), len(b"<?xml")) - 1
 _BLOCK = 1 << 22
 
 
@@ -74,20 +72,31 @@ def _blocks(paths: list[Path]) -> Iterator[bytes]:
                 yield block
 
 
-def _has_instruction(data: bytes, limit: int, *, first: bool) -> bool:
-    """A ``<?`` before ``limit`` other than the XML declaration at the start of the document."""
+def _markup_guard(data: bytes, limit: int, *, first: bool) -> str | None:
+    """What makes literal finds unreliable before ``limit``: markup starting ``<!`` (comments, CDATA), ``<?``
+    other than the XML declaration, or a carriage return. '!', '?' and CR are rare in declarations, so
+    one byte search each (C speed) settles most blocks."""
+    if data.find(b"\r", 0, limit) != -1:
+        return "carriage returns"
     begin = 0
     if first:
         declaration = data.find(b"<?xml", 0, 8)  # after a byte order mark, if any
         if declaration != -1:
-            begin = data.find(b"?>", declaration) + 2 if data.find(b"?>", declaration) != -1 else len(data)
-    return data.find(b"<?", begin, limit + 1) != -1
+            end = data.find(b"?>", declaration)
+            begin = end + 2 if end != -1 else len(data)
+    for mark, what in ((b"!", "comments or CDATA sections"), (b"?", "processing instructions")):
+        position = data.find(mark, begin, limit)
+        while position != -1:
+            if position > 0 and data[position - 1] == 0x3C:  # "<"
+                return what
+            position = data.find(mark, position + 1, limit)
+    return None
 
 
-def _events(data: bytes, limit: int) -> list[tuple[int, int]]:
-    """(position, kind) of the tags starting before ``limit`` in document order: 0 form, 1 form end, 2 person."""
+def _form_events(data: bytes, limit: int) -> list[tuple[int, int]]:
+    """(position, kind) of the form tags starting before ``limit``, in document order: 0 start, 1 end."""
     found: list[tuple[int, int]] = []
-    for kind, needle in enumerate((_FORM, _FORM_END, _PERSON)):
+    for kind, needle in enumerate((_FORM, _FORM_END)):
         position = data.find(needle, 0, limit + len(needle) - 1)
         while position != -1:
             found.append((position, kind))
@@ -96,64 +105,91 @@ def _events(data: bytes, limit: int) -> list[tuple[int, int]]:
     return found
 
 
+class _Scanner:
+    """The state of a scan across blocks."""
+
+    def __init__(self, persons_per_chunk: int) -> None:
+        self.per_chunk = persons_per_chunk
+        self.forms: list[FormSpan] = []
+        self.cuts: list[tuple[int, int, int]] = []  # (offset, line, form number) of each chunk's first person
+        self.persons = 0
+        self.prefix: tuple[int, int] | None = None
+        self.open: FormSpan | None = None
+        self.line = 1  # the line of data[counted]
+        self.counted = 0
+
+    def line_at(self, data: bytes, position: int) -> int:
+        self.line += data.count(b"\n", self.counted, position)
+        self.counted = position
+        return self.line
+
+    def persons_in(self, data: bytes, base: int, start: int, end: int) -> None:
+        """Count the persons starting in data[start:end) (inside the open form), noting the cuts among them."""
+        count = data.count(_PERSON, start, end + len(_PERSON) - 1)
+        if not count:
+            return
+        form = self.open
+        if form is None:
+            raise NotSplittable("a NaturalPerson outside a Form")
+        first_cut = -self.persons % self.per_chunk  # persons to skip before the next cut
+        if form.persons == 0 or first_cut < count:
+            position = data.find(_PERSON, start, end + len(_PERSON) - 1)
+            if form.persons == 0:
+                form.header_end, form.header_end_line = base + position, self.line_at(data, position)
+            index = 0
+            while first_cut < count:
+                while index < first_cut:
+                    position = data.find(_PERSON, position + 1, end + len(_PERSON) - 1)
+                    index += 1
+                self.cuts.append((base + position, self.line_at(data, position), len(self.forms)))
+                first_cut += self.per_chunk
+        form.persons += count
+        self.persons += count
+
+    def block(self, data: bytes, base: int, limit: int) -> None:
+        self.counted = 0
+        previous = 0
+        for position, kind in _form_events(data, limit):
+            self.persons_in(data, base, previous, position)
+            previous = position
+            if kind == 0:
+                if self.open is not None:
+                    raise NotSplittable("a Form starts inside another Form")
+                self.open = FormSpan(base + position, self.line_at(data, position))
+                if self.prefix is None:
+                    self.prefix = (self.open.start, self.open.line)
+                self.forms.append(self.open)
+            else:
+                if self.open is None:
+                    raise NotSplittable("a Form ends that did not start")
+                self.open.end, self.open.end_line = base + position + len(_FORM_END), self.line_at(data, position)
+                self.open = None
+        self.persons_in(data, base, previous, limit)
+        self.line_at(data, limit)
+
+
 def scan(paths: list[Path], persons_per_chunk: int) -> Plan:
     """The forms of the document and its cut into chunks of about ``persons_per_chunk`` persons."""
     if persons_per_chunk < 1:
         raise ValueError("persons_per_chunk must be positive")
-    forms: list[FormSpan] = []
-    cuts: list[tuple[int, int, int]] = []  # (offset, line, form number) of each chunk's first person
+    scanner = _Scanner(persons_per_chunk)
     base = 0  # document offset of data[0]
-    line = 1  # line of data[0]
-    data = b""
-    persons_seen = 0
-    prefix: tuple[int, int] | None = None
-    open_form: FormSpan | None = None
     pending = b""
     blocks = _blocks(paths)
-    exhausted = False
-    while not exhausted:
+    while True:
         block = next(blocks, None)
-        if block is None:
-            exhausted = True
-            data = pending
-            limit = len(data)
-        else:
-            data = pending + block
-            limit = max(len(data) - _OVERLAP, 0)
-        for guard in _GUARDS:
-            if data.find(guard, 0, limit + len(guard) - 1) != -1:
-                raise NotSplittable(f"the document contains {_GUARD_NAMES[guard]}")
-        if _has_instruction(data, limit, first=base == 0):
-            raise NotSplittable("the document contains processing instructions")
-        counted = 0  # data[:counted] is accounted for in ``line``
-        for position, kind in _events(data, limit):
-            line += data.count(b"\n", counted, position)
-            counted = position
-            offset = base + position
-            if kind == 0:
-                if open_form is not None:
-                    raise NotSplittable("a Form starts inside another Form")
-                if prefix is None:
-                    prefix = (offset, line)
-                open_form = FormSpan(offset, line)
-                forms.append(open_form)
-            elif kind == 1:
-                if open_form is None:
-                    raise NotSplittable("a Form ends that did not start")
-                open_form.end, open_form.end_line = offset + len(_FORM_END), line
-                open_form = None
-            else:
-                if open_form is None:
-                    raise NotSplittable("a NaturalPerson outside a Form")
-                if open_form.persons == 0:
-                    open_form.header_end, open_form.header_end_line = offset, line
-                if persons_seen % persons_per_chunk == 0:
-                    cuts.append((offset, line, len(forms)))
-                open_form.persons += 1
-                persons_seen += 1
-        line += data.count(b"\n", counted, limit)
+        data = pending + block if block is not None else pending
+        limit = max(len(data) - _OVERLAP, 0) if block is not None else len(data)
+        problem = _markup_guard(data, limit, first=base == 0)
+        if problem is not None:
+            raise NotSplittable(f"the document contains {problem}")
+        scanner.block(data, base, limit)
         pending = data[limit:]
         base += limit
+        if block is None:
+            break
+    forms, cuts, prefix, open_form, persons_seen = (scanner.forms, scanner.cuts, scanner.prefix, scanner.open,
+                                                    scanner.persons)
     if prefix is None or not forms:
         raise NotSplittable("the document has no Form")
     if open_form is not None:

@@ -22,7 +22,7 @@ from cbss_batch.faults import PAUSE_ENV, PAUSE_FILE_ENV
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, read_dmfa
 from cbss_batch.store.session import make_engine, upgrade
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, write_config
+from tests.conftest import TODAY, NewDbUrl, write_config
 
 DAY = TODAY.replace(day=20)
 CHUNK = 40
@@ -186,14 +186,14 @@ def test_a_worker_killed_in_a_chunk_is_taken_over_after_its_lease(tmp_path: Path
     assert _answers(root) == _answers(reference[0])
 
 
-def test_an_invalid_document_is_answered_as_when_processed_whole(tmp_path: Path) -> None:
+def test_an_invalid_document_is_answered_as_when_processed_whole(tmp_path: Path, new_db_url: NewDbUrl) -> None:
     content = make_dmfa(workers=230, declarations=7, quarter="20253", seed=5, faults=["schema"])
     whole = _workspace(tmp_path / "whole", content, chunk=0)
     whole_url = f"sqlite:///{whole / 'var' / 'cbss.db'}"
     _finish(_cli(whole, whole_url, "init"))
     _finish(_cli(whole, whole_url, "run"))
     cut = _workspace(tmp_path / "cut", content, chunk=CHUNK)
-    cut_url = f"sqlite:///{cut / 'var' / 'cbss.db'}"
+    cut_url = new_db_url(cut)
     _finish(_cli(cut, cut_url, "init"))
     _finish(_cli(cut, cut_url, "worker", "--idle", "0.1", "--until-idle", "1"))
     assert _rows(cut_url, "select state from file_sets") == [("rejected",)]
@@ -241,6 +241,7 @@ def test_chunk_documents_read_the_same_persons_at_the_same_lines(tmp_path: Path,
 
 @pytest.mark.parametrize(("insert", "reason"), [
     (b"<!-- <NaturalPerson> -->", "comments"),
+    (b"<!-- x -->", "comments"),
     (b"<![CDATA[x]]>", "CDATA"),
     (b"<?pi x?>", "processing instructions"),
     (b"\r", "carriage returns"),
