@@ -85,23 +85,30 @@ def _markup_guard(data: bytes, limit: int, *, first: bool) -> str | None:
             end = data.find(b"?>", declaration)
             begin = end + 2 if end != -1 else len(data)
     for mark, what in ((b"!", "comments or CDATA sections"), (b"?", "processing instructions")):
-        position = data.find(mark, begin, limit)
+        # up to ``limit`` included: a "<" just before it is not in the next block
+        position = data.find(mark, begin, limit + 1)
         while position != -1:
             if position > 0 and data[position - 1] == 0x3C:  # "<"
                 return what
-            position = data.find(mark, position + 1, limit)
+            position = data.find(mark, position + 1, limit + 1)
     return None
 
 
 def _form_events(data: bytes, limit: int) -> list[tuple[int, int]]:
-    """(position, kind) of the form tags starting before ``limit``, in document order: 0 start, 1 end."""
+    """(position, kind) of the form tags starting before ``limit``, in document order: 0 start, 1 end.
+
+    One search for ``Form>`` finds both tags (about twice as fast as a search for each)."""
     found: list[tuple[int, int]] = []
-    for kind, needle in enumerate((_FORM, _FORM_END)):
-        position = data.find(needle, 0, limit + len(needle) - 1)
-        while position != -1:
-            found.append((position, kind))
-            position = data.find(needle, position + 1, limit + len(needle) - 1)
-    found.sort()
+    end = limit + 6  # "Form>" of a "</Form>" starting just before ``limit`` ends there
+    position = data.find(b"Form>", 1, end)
+    while position != -1:
+        if data[position - 1] == 0x3C:  # "<Form>"
+            if position - 1 < limit:
+                found.append((position - 1, 0))
+        elif data[position - 1] == 0x2F and position >= 2 and data[position - 2] == 0x3C:  # "</Form>"
+            if position - 2 < limit:
+                found.append((position - 2, 1))
+        position = data.find(b"Form>", position + 1, end)
     return found
 
 

@@ -253,3 +253,20 @@ def test_documents_whose_tags_a_byte_scan_could_miscount_are_not_cut(tmp_path: P
     (tmp_path / "doc").write_bytes(data[:at] + insert + data[at:])
     with pytest.raises(NotSplittable, match=reason):
         scan([tmp_path / "doc"], 3)
+
+
+@pytest.mark.parametrize("block", [17, 23, 64, 97, 301])
+def test_the_plan_does_not_depend_on_where_the_reads_cut_the_tags(tmp_path: Path, block: int,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch.chunking import plan as plan_module
+
+    data = make_dmfa(workers=12, declarations=4, quarter="20253")
+    (tmp_path / "doc").write_bytes(data)
+    reference = scan([tmp_path / "doc"], 5)
+    monkeypatch.setattr(plan_module, "_BLOCK", block)
+    assert scan([tmp_path / "doc"], 5) == reference
+    assert [len(reference.forms), [c.persons for c in reference.chunks]] == [4, [5, 5, 2]]
+    for at in range(data.index(b"<Form>"), data.index(b"<Form>") + 2 * block):
+        (tmp_path / "marked").write_bytes(data[:at] + b"<!--x-->" + data[at:])
+        with pytest.raises(NotSplittable, match="comments"):
+            scan([tmp_path / "marked"], 5)
