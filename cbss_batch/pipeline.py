@@ -190,7 +190,7 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     with engine.begin() as conn:
         run_id = queries.start_run(conn, "run", clock.now(), job=job)
     from cbss_batch.exchange import Exchange  # paramiko is loaded only by the commands that pull and push
-    from cbss_batch.worker import process_claimed, run_owner_prefix, worker_name
+    from cbss_batch.worker import process_claimed, process_free_chunks, run_owner_prefix, worker_name
 
     owner = f"run {worker_name()}"
     stale = run_owner_prefix()  # a claim of an earlier run here is dead: this run holds the workspace lock
@@ -199,6 +199,7 @@ def _run_cycle(settings: Settings, engine: Engine, clock: Clock, progress: Progr
     try:
         exchange.pull(clock.now())
         _clear_leftovers(settings, engine)
+        process_free_chunks(settings, engine, clock, owner, RUN_LEASE_SECONDS)  # of sets workers cut and left
         for set_id in _resumable(engine):
             resumed = process_claimed(settings, engine, clock, owner, RUN_LEASE_SECONDS, set_id, stale)
             if resumed is not None:

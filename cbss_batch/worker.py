@@ -229,6 +229,18 @@ def process_claimed(settings: Settings, engine: Engine, clock: pipeline.Clock, o
     return _process_claim(settings, engine, clock, claim, lease_seconds)
 
 
+def process_free_chunks(settings: Settings, engine: Engine, clock: pipeline.Clock, owner: str,
+                        lease_seconds: float) -> int:
+    """Process every chunk nobody holds (``run`` finishes what workers cut and left); the number processed."""
+    done = 0
+    while True:
+        with engine.begin() as conn:
+            chunk = claims.claim_chunk(conn, owner, lease_seconds)
+        if chunk is None:
+            return done
+        done += _process_chunk(settings, engine, clock, chunk, lease_seconds)
+
+
 def _process_chunk(settings: Settings, engine: Engine, clock: pipeline.Clock, claim: claims.ChunkClaim,
                    lease_seconds: float) -> bool:
     """Process a claimed chunk under a heartbeat; False when the chunk was taken over meanwhile."""

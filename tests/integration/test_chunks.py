@@ -186,6 +186,26 @@ def test_a_worker_killed_in_a_chunk_is_taken_over_after_its_lease(tmp_path: Path
     assert _answers(root) == _answers(reference[0])
 
 
+def test_run_finishes_a_set_whose_worker_died(tmp_path: Path, reference: tuple[Path, str]) -> None:
+    root = _workspace(tmp_path / "ws", _content(), chunk=CHUNK)
+    url = f"sqlite:///{root / 'var' / 'cbss.db'}"
+    _finish(_cli(root, url, "init"))
+    marker = tmp_path / "paused"
+    victim = _cli(root, url, "worker", "--idle", "0.1", "--lease", "2",
+                  env={PAUSE_ENV: "chunk-staged", PAUSE_FILE_ENV: str(marker)})
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the worker never reached the end of a chunk"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    time.sleep(2.5)  # the dead worker's lease runs out
+    _finish(_cli(root, url, "run"))
+    assert _rows(url, "select count(*) from set_chunks where state <> 'done'") == [(0,)]
+    assert _state(url) == _state(reference[1])
+    assert _answers(root) == _answers(reference[0])
+
+
 def test_an_invalid_document_is_answered_as_when_processed_whole(tmp_path: Path, new_db_url: NewDbUrl) -> None:
     content = make_dmfa(workers=230, declarations=7, quarter="20253", seed=5, faults=["schema"])
     whole = _workspace(tmp_path / "whole", content, chunk=0)
