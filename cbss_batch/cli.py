@@ -269,6 +269,10 @@ def _render_status(d: dict[str, Any]) -> None:
         item = backlog[key]
         rows.append((label, str(item["count"]), item["oldest_created_at"] or "-",
                      _age_text(item["oldest_age_seconds"])))
+    chunks = backlog["chunks_pending"]
+    if chunks["count"]:
+        rows.append((f"chunks of large sets waiting ({chunks['held']} being processed)", str(chunks["count"]),
+                     chunks["oldest_created_at"] or "-", _age_text(chunks["oldest_age_seconds"])))
     _print_table("backlog", ("what", "count", "oldest", "age"), rows)
     last = d["last_run"]
     if last is None:

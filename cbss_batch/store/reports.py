@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Connection, Table, and_, func, inspect, select
+from sqlalchemy import Connection, Table, and_, case, func, inspect, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
 from cbss_batch.errors import BatchError, NotFound
 from cbss_batch.ids import mask_insz
 from cbss_batch.logging_setup import mask_text
+from cbss_batch.store.claims import utc_now
 from cbss_batch.store.tables import (
     anomalies,
     benefit_calculations,
+    chunk_plans,
     contribution_corrections,
     contributions,
     declaration_versions,
@@ -39,6 +41,7 @@ from cbss_batch.store.tables import (
     risk_declarations,
     runs,
     services,
+    set_chunks,
     worker_records,
 )
 
@@ -84,6 +87,7 @@ def status(conn: Connection, *, now: datetime | None = None, push_mailboxes: Col
             "answers_pending_push": push,
             "extracts_pending_delivery": _waiting(conn, extracts, extracts.c.state == "pending", now),
             "extracts_pending_push": extract_push,
+            "chunks_pending": _chunks_pending(conn, now),
         },
         "answers_pending": delivery["count"],
         "oldest_unprocessed_since": states.get("received", {}).get("oldest_received_at"),
@@ -91,6 +95,17 @@ def status(conn: Connection, *, now: datetime | None = None, push_mailboxes: Col
         "failures": failures,
         "failed_runs": failed_runs,
     }
+
+
+def _chunks_pending(conn: Connection, now: datetime) -> dict[str, Any]:
+    """Chunks of large sets not yet processed (cbss_batch/chunking), with the oldest plan's time."""
+    leased = case((set_chunks.c.lease_until > utc_now(), 1))  # lease times are UTC (store/claims.py)
+    count, held, oldest = conn.execute(
+        select(func.count(), func.count(leased), func.min(chunk_plans.c.created_at))
+        .select_from(set_chunks.join(chunk_plans, chunk_plans.c.set_id == set_chunks.c.set_id))
+        .where(set_chunks.c.state == "pending")).one()
+    return {"count": int(count or 0), "held": int(held or 0), "oldest_created_at": _iso(oldest),
+            "oldest_age_seconds": _age(now, oldest)}
 
 
 def _run_dict(r: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -200,6 +201,8 @@ def test_run_finishes_a_set_whose_worker_died(tmp_path: Path, reference: tuple[P
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     time.sleep(2.5)  # the dead worker's lease runs out
+    waiting = json.loads(_finish(_cli(root, url, "--json", "status")))["backlog"]["chunks_pending"]
+    assert 1 <= waiting["count"] <= 6 and waiting["held"] == 0, waiting
     _finish(_cli(root, url, "run"))
     assert _rows(url, "select count(*) from set_chunks where state <> 'done'") == [(0,)]
     assert _state(url) == _state(reference[1])
