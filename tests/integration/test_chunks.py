@@ -23,7 +23,7 @@ from cbss_batch.faults import PAUSE_ENV, PAUSE_FILE_ENV
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, read_dmfa
 from cbss_batch.store.session import make_engine, upgrade
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, NewDbUrl, write_config
+from tests.conftest import TODAY, write_config
 
 DAY = TODAY.replace(day=20)
 CHUNK = 40
@@ -209,14 +209,14 @@ def test_run_finishes_a_set_whose_worker_died(tmp_path: Path, reference: tuple[P
     assert _answers(root) == _answers(reference[0])
 
 
-def test_an_invalid_document_is_answered_as_when_processed_whole(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+def test_an_invalid_document_is_answered_as_when_processed_whole(tmp_path: Path) -> None:
     content = make_dmfa(workers=230, declarations=7, quarter="20253", seed=5, faults=["schema"])
     whole = _workspace(tmp_path / "whole", content, chunk=0)
     whole_url = f"sqlite:///{whole / 'var' / 'cbss.db'}"
     _finish(_cli(whole, whole_url, "init"))
     _finish(_cli(whole, whole_url, "run"))
     cut = _workspace(tmp_path / "cut", content, chunk=CHUNK)
-    cut_url = new_db_url(cut)
+    cut_url = f"sqlite:///{cut / 'var' / 'cbss.db'}"
     _finish(_cli(cut, cut_url, "init"))
     _finish(_cli(cut, cut_url, "worker", "--idle", "0.1", "--until-idle", "1"))
     assert _rows(cut_url, "select state from file_sets") == [("rejected",)]
