@@ -290,16 +290,23 @@ def _stage_person(writer: BulkWriter, decl: _Declaration, person: NaturalPerson,
     decl.review.add_person(person)
     decl_id = decl.outcome.declaration_id
     person_id = stage_natural_person(writer, person, decl_id, set_id)
+    snapshot = decl.snapshot
     for record in person.worker_records:
         stage_worker_record(writer, record, person_id=person_id, declaration_id=decl_id, set_id=set_id)
-        if decl.snapshot is not None:
-            review = compare_line(decl.outcome.header, person, record, compute_line(record, decl.snapshot))
-            decl.review.findings.extend(review.findings)
-            decl.contributions += review.contributions_cents
-            decl.students += review.student_cents
-            if review.corrections:
-                decl.outcome.corrections.append(WorkerLineCorrection(person.sequence, person.insz, record,
-                                                                     review.corrections))
+        if snapshot is not None:
+            # The common case (every computed contribution declared as we compute it) without the
+            # ComputedAmount lines; anything else takes the full comparison below.
+            agreed = snapshot.declared_as_computed(record)
+            if agreed is not None:
+                decl.contributions += agreed
+            else:
+                review = compare_line(decl.outcome.header, person, record, compute_line(record, snapshot))
+                decl.review.findings.extend(review.findings)
+                decl.contributions += review.contributions_cents
+                decl.students += review.student_cents
+                if review.corrections:
+                    decl.outcome.corrections.append(WorkerLineCorrection(person.sequence, person.insz, record,
+                                                                         review.corrections))
             if decl.structural_reduction:
                 found, change = compare_structural_reduction(decl.outcome.header, person, record,
                                                              _structural_reduction_cents(record, decl))
@@ -319,26 +326,38 @@ def stage_natural_person(writer: BulkWriter, person: NaturalPerson, declaration_
 def stage_worker_record(writer: BulkWriter, record: WorkerRecord, *, person_id: int, declaration_id: int,
                         set_id: int, version: int = 1) -> None:
     """Buffer one worker line with its occupations, services, remunerations, contributions and deductions."""
+    # Hot path (every worker line of a big file): the records unpacked positionally, dates written as
+    # _iso writes them, leaf rows joined to their parent keys by map (no per-row Python frame).
     rows, ids = writer.rows, writer.ids
-    occupations, services, remunerations = rows["occupations"], rows["services"], rows["remunerations"]
-    contributions, deductions = rows["contributions"], rows["deductions"]
+    (employer_class, worker_code, start, end, border, risk, local_unit, line, record_occupations,
+     record_contributions, record_deductions) = record
     record_id = ids["worker_records"].take()
-    rows["worker_records"].append((record_id, person_id, declaration_id, set_id, record.employer_class,
-                                   record.worker_code, _iso(record.quarter_start), _iso(record.quarter_end),
-                                   record.border, record.activity_with_risk, record.local_unit_id, record.line,
-                                   version, None))
-    for occ in record.occupations:
-        occ_id = ids["occupations"].take()
-        occupations.append((occ_id, record_id, set_id, occ.sequence, _iso(occ.starting_date),
-                            _iso(occ.ending_date), occ.joint_committee, occ.working_days_system, occ.contract_type,
-                            occ.ref_mean_working_hours, occ.mean_working_hours, occ.local_unit_id, occ.line))
-        occupation_head = (occ_id, set_id)
-        services.extend([occupation_head + s for s in occ.services])
-        remunerations.extend([occupation_head + r for r in occ.remunerations])
-        deductions.extend([(declaration_id, record_id, occ_id, set_id) + d for d in occ.deductions])
-    head = (declaration_id, record_id, set_id)
-    contributions.extend([head + c for c in record.contributions])
-    deductions.extend([(declaration_id, record_id, None, set_id) + d for d in record.deductions])
+    rows["worker_records"].append((
+        record_id, person_id, declaration_id, set_id, employer_class, worker_code,
+        None if start is None or start == date.min else start.isoformat(),
+        None if end is None or end == date.min else end.isoformat(),
+        border, risk, local_unit, line, version, None))
+    if record_occupations:
+        occupations, deductions, take = rows["occupations"], rows["deductions"], ids["occupations"].take
+        for occ in record_occupations:
+            (sequence, occ_start, occ_end, committee, days_system, contract, ref_hours, hours, occ_unit, occ_line,
+             occ_services, occ_remunerations, occ_deductions) = occ
+            occ_id = take()
+            occupations.append((occ_id, record_id, set_id, sequence,
+                                None if occ_start is None or occ_start == date.min else occ_start.isoformat(),
+                                None if occ_end is None or occ_end == date.min else occ_end.isoformat(),
+                                committee, days_system, contract, ref_hours, hours, occ_unit, occ_line))
+            occupation_head = (occ_id, set_id)
+            if occ_services:
+                rows["services"].extend(map(occupation_head.__add__, occ_services))
+            if occ_remunerations:
+                rows["remunerations"].extend(map(occupation_head.__add__, occ_remunerations))
+            if occ_deductions:
+                deductions.extend(map((declaration_id, record_id, occ_id, set_id).__add__, occ_deductions))
+    if record_contributions:
+        rows["contributions"].extend(map((declaration_id, record_id, set_id).__add__, record_contributions))
+    if record_deductions:
+        rows["deductions"].extend(map((declaration_id, record_id, None, set_id).__add__, record_deductions))
 
 
 def _iso(day: date | None) -> str | None:

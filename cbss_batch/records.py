@@ -159,6 +159,24 @@ class NaturalPerson(NamedTuple):
     worker_records: tuple[WorkerRecord, ...] = ()
 
 
+class PersonSummary(NamedTuple):
+    """What the declaration-wide rules read of a natural person, taken without its records (``validate``).
+
+    Only for a schema-valid person without ``ComplementaryIndemnity`` (whose ContributionAmount the
+    records leave out): the amounts are then the sums the records would give.
+    """
+
+    sequence: int
+    insz: str
+    line: int
+    worker_codes: tuple[str, ...]  # one per WorkerRecord
+    remuneration_codes: tuple[str, ...]
+    service_codes: tuple[str, ...]
+    contributions: int  # cents, the WorkerContribution amounts
+    student_contributions: int  # cents
+    deductions: int  # cents, WorkerDeduction and OccupationDeduction amounts
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DmfaHeader:
     """The employer-level zones of one DmfA declaration (one ``Form``)."""

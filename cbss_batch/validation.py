@@ -28,7 +28,14 @@ from cbss_batch.ids import mask_insz
 from cbss_batch.intake import read_name
 from cbss_batch.loading import DMFA_SCHEMA, HasFindings, fill_columns, known_elements, schema
 from cbss_batch.parse.dimona import read_dimona
-from cbss_batch.parse.dmfa import DeclarationEnd, InvalidDocument, PersonRead, UnrelatedRead, read_dmfa
+from cbss_batch.parse.dmfa import (
+    DeclarationEnd,
+    InvalidDocument,
+    PersonElement,
+    PersonRead,
+    UnrelatedRead,
+    read_dmfa,
+)
 from cbss_batch.parse.drs import SCENARIO_TYPES, is_scenario_root, read_drs
 from cbss_batch.personnel import DIMONA_SCHEMA
 from cbss_batch.records import ANOMALY_CLASSES, Finding
@@ -257,13 +264,19 @@ def _check_dmfa(path: Path, report: FileReport, xsd_dir: Path, today: date, size
 
 
 def _review_dmfa(path: Path, dmfa_schema: etree.XMLSchema | None, today: date) -> list[DeclarationReview]:
+    """Every declaration's review. With the schema in the stream (its results count only when the file
+    is valid), a person without findings is reviewed from its summary, without building its records."""
     reviews: list[DeclarationReview] = []
     current: DeclarationReview | None = None
     with path.open("rb") as source:
-        for event in read_dmfa(source, dmfa_schema):
+        for event in read_dmfa(source, dmfa_schema, lazy=dmfa_schema is not None):
             if current is None or current.header is not event.header:
                 current = DeclarationReview(event.header, today)
-            if isinstance(event, PersonRead):
+            if isinstance(event, PersonElement):
+                summary = event.summary()
+                if summary is None or not current.add_summary(summary):
+                    current.add_person(event.read())
+            elif isinstance(event, PersonRead):
                 current.add_person(event.person)
             elif isinstance(event, UnrelatedRead):
                 current.add_unrelated(event.contribution)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import NamedTuple
 
 from cbss_batch.calculate.contributions import SPECIAL_CODES, Employer
@@ -25,6 +26,7 @@ from cbss_batch.calculate.parameters import Parameters, ParameterValue
 from cbss_batch.records import Quarter, WorkerRecord
 
 _COMPUTED = frozenset(SPECIAL_CODES)
+_CODE, _AMOUNT, _KIND = itemgetter(0), itemgetter(3), itemgetter(5)  # of a Contribution
 _new = tuple.__new__  # a NamedTuple from a tuple, without the keyword-handling __new__ (twice as fast)
 
 
@@ -127,6 +129,68 @@ class RateSnapshot:
             student_rate=numerator(student_rate.decimal),
             parameter_versions=tuple(sorted({value.version for value in used})),
         )
+
+
+    def declared_as_computed(self, record: WorkerRecord) -> int | None:
+        """The line's worker contributions as declared, in cents, when each line ``compute_line`` makes is
+        declared with our amount and the line has no student contribution; None otherwise.
+
+        ``rules.amounts.compare_line`` then finds nothing and counts exactly this (its common case),
+        so the caller can skip building and comparing the ``ComputedAmount`` lines; on None it runs
+        both. The same integer arithmetic as ``compute_line``, without the objects.
+        """
+        contributions = record.contributions
+        if list(map(_KIND, contributions)).count("worker") != len(contributions):
+            return None  # a student contribution: the full comparison
+        amounts = dict(zip(map(_CODE, contributions), map(_AMOUNT, contributions), strict=True))  # last of a code
+        worker_code = record.worker_code
+        if worker_code in self.student_codes:
+            return None
+        den = self.denominator
+        basis_codes = self.basis_codes
+        committees = self.joint_committees
+        gross = fund = 0
+        has_fund = False
+        for occ in record.occupations:
+            wages = 0
+            for remun in occ.remunerations:
+                if remun[1] in basis_codes or _code3(remun[1]) in basis_codes:
+                    wages += remun[2]
+            gross += wages
+            if occ.joint_committee.split(".")[0] in committees:
+                fund += wages
+                has_fund = True
+        basis = gross
+        if worker_code in self.manual_codes:
+            basis = _half_up(gross * self.manual_factor, den)
+            fund = _half_up(fund * self.manual_factor, den)
+        declared = amounts.get
+        twice = 2 * den
+        amount = (2 * basis * self.ordinary_rate + den) // twice
+        if declared(worker_code) != (amount if amount > 0 else 0):
+            return None
+        for code, _type, rate, fund_only in self.specials:
+            if not fund_only:
+                amount = (2 * basis * rate + den) // twice
+            elif has_fund:
+                amount = (2 * fund * rate + den) // twice
+            else:
+                continue
+            if declared(code) != (amount if amount > 0 else 0):
+                return None
+        # The lines taken as declared (never below 0) must meet the declared amount of their code.
+        if len(amounts) == len(contributions):  # one contribution a code: only a negative amount differs
+            for code in amounts.keys() - _COMPUTED:
+                if amounts[code] < 0 and code != worker_code:
+                    return None
+        else:
+            for contribution in contributions:
+                code = contribution[0]
+                if code != worker_code and code not in _COMPUTED:
+                    amount = contribution[3]
+                    if declared(code) != (amount if amount > 0 else 0):
+                        return None
+        return sum(amounts.values())
 
 
 def compute_line(record: WorkerRecord, snapshot: RateSnapshot) -> tuple[ComputedAmount, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
@@ -23,6 +23,7 @@ from cbss_batch.records import (
     DmfaHeader,
     NaturalPerson,
     Occupation,
+    PersonSummary,
     Quarter,
     Remuneration,
     Service,
@@ -39,8 +40,7 @@ class InvalidDocument(Exception):
     """The stream did not end as a valid document; run a diagnostic pass for the reasons."""
 
 
-@dataclass(frozen=True, slots=True)
-class PersonRead:
+class PersonRead(NamedTuple):  # one a person: a named tuple is built at half the cost of a frozen dataclass
     header: DmfaHeader
     person: NaturalPerson
 
@@ -56,17 +56,44 @@ class DeclarationEnd:
     header: DmfaHeader
 
 
+class PersonElement(NamedTuple):
+    """A person as it stands in the stream (``read_dmfa(…, lazy=True)``): read it, or only summarise it.
+
+    Valid until the consumer asks the stream for its next event (the element is then cleared).
+    """
+
+    header: DmfaHeader
+    element: Any
+
+    def read(self) -> NaturalPerson:
+        """The person's records, as ``PersonRead`` holds them; InvalidDocument as ``read_dmfa`` raises it."""
+        try:
+            return _read_person(self.element)
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
+            raise InvalidDocument(f"unreadable value: {exc.__class__.__name__}: {exc}") from exc
+
+    def summary(self) -> PersonSummary | None:
+        """What the rules of a declaration read of the person, when the schema has been checked in the
+        stream; None when only ``read`` can tell (an unexpected shape, a value ``read`` would refuse)."""
+        return _summarise_person(self.element)
+
+
 DmfaEvent = PersonRead | UnrelatedRead | DeclarationEnd
 
 
-def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[DmfaEvent]:
-    """Events in document order: each person, each employer-level contribution, each declaration's end."""
+def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None, *,
+              lazy: bool = False) -> Iterator[DmfaEvent | PersonElement]:
+    """Events in document order: each person, each employer-level contribution, each declaration's end.
+
+    ``lazy``: persons come as ``PersonElement`` (read or summarised by the consumer) instead of ``PersonRead``.
+    """
     etree.clear_error_log()
     context = etree.iterparse(source, events=("end",), tag=_REPORTED, schema=schema, remove_comments=True,
                                **PARSER_OPTIONS)
     header: DmfaHeader | None = None
     form_index = 0
     root_closed = False
+    last_block = last_form = None  # the elements _drop_previous was last called for
     try:
         for _event, element in context:
             tag = element.tag
@@ -81,19 +108,23 @@ def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[Dmf
                 header = None
                 form = element.getparent()
                 element.clear(keep_tail=True)
+                last_block = None
                 if form is not None:
                     form.clear(keep_tail=True)
-                    _drop_previous(form)
+                    _drop_previous(form, last_form)
+                    last_form = form
                 continue
             if header is None:
                 form_index += 1
                 header = _read_header(element.getparent(), form_index)
             if tag == "NaturalPerson":
-                yield PersonRead(header, _read_person(element))
+                yield (_new(PersonElement, (header, element)) if lazy
+                       else _new(PersonRead, (header, _read_person(element))))
             else:
                 yield UnrelatedRead(header, _read_unrelated(element))
             element.clear(keep_tail=True)
-            _drop_previous(element)
+            _drop_previous(element, last_block)
+            last_block = element
     except etree.XMLSyntaxError as exc:
         raise InvalidDocument(str(exc)) from exc
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
@@ -102,13 +133,25 @@ def read_dmfa(source: IO[bytes], schema: etree.XMLSchema | None) -> Iterator[Dmf
         raise InvalidDocument("the document ended before its root element was closed")
 
 
-def _drop_previous(element: Any) -> None:
-    """Delete the already-read siblings before ``element`` that are blocks (header zones stay)."""
+_DROPPED = frozenset((*_REPORTED, "Form", "CompanyVehicle"))
+
+
+def _drop_previous(element: Any, last: Any = None) -> None:
+    """Delete the already-read siblings before ``element`` that are blocks (header zones stay).
+
+    ``last``: the element this was last called for. When it is a sibling before ``element``, the
+    siblings before it were already examined then (none of them is a block any more), so the walk
+    stops there instead of passing over every header zone again for every person.
+    """
+    parent = element.getparent()
     previous = element.getprevious()
     while previous is not None:
+        if previous is last:
+            parent.remove(previous)  # always a block: a reported element or a Form
+            return
         before = previous.getprevious()
-        if previous.tag in _REPORTED or previous.tag == "Form" or previous.tag == "CompanyVehicle":
-            del previous.getparent()[previous.getparent().index(previous)]
+        if previous.tag in _DROPPED:
+            parent.remove(previous)
         previous = before
 
 
@@ -157,7 +200,34 @@ def _read_header(employer: Any, form_index: int) -> DmfaHeader:
 
 
 # The readers below run for every element of a big file: one pass over the children, plain local
-# variables, positional construction. The schema has already fixed which children may appear.
+# variables, positional construction (``tuple.__new__``: the named tuples' own constructor costs twice
+# as much), leaf blocks read inline rather than by a call each. They accept children in any order and
+# ignore unknown ones, as before: without the schema in the stream (parallel check, chunks, ``validate``
+# on an invalid file) they read what is there. ``int`` of a zone text costs about three dictionary
+# look-ups, so the zones whose few values repeat (sequence numbers, days, hours, codes of a kind) are
+# converted once per distinct text (``_SMALL_INTS``), and a contribution's calculation basis, usually
+# the same text on every contribution of a worker line, once per line.
+
+_new = tuple.__new__
+
+
+class _Remembered(dict[Any, Any]):
+    """A conversion remembered per distinct text: ``cache[text]`` converts on a miss (raising what the
+    conversion raises) and keeps the value while there is room."""
+
+    def __init__(self, convert: Any, room: int) -> None:
+        super().__init__()
+        self._convert, self._room = convert, room
+
+    def __missing__(self, text: Any) -> Any:
+        value = self._convert(text)
+        if len(self) < self._room:
+            self[text] = value
+        return value
+
+
+_SMALL_INTS = _Remembered(int, 20_000)  # zones whose few values repeat: sequence numbers, days, hours, codes
+_DATES = _Remembered(date.fromisoformat, 20_000)  # quarter bounds repeat on every worker line
 
 
 def _read_person(element: Any) -> NaturalPerson:
@@ -177,10 +247,11 @@ def _read_person(element: Any) -> NaturalPerson:
             name = child.text
         elif tag == "WorkerFirstName":
             first_name = child.text
-    return NaturalPerson(sequence, insz, name, first_name, element.sourceline or 0, tuple(records))
+    return _new(NaturalPerson, (sequence, insz, name, first_name, element.sourceline or 0, tuple(records)))
 
 
 def _read_worker_record(element: Any) -> WorkerRecord:
+    small, days = _SMALL_INTS, _DATES
     employer_class = worker_code = ""
     start = end = None
     border = 0
@@ -188,10 +259,28 @@ def _read_worker_record(element: Any) -> WorkerRecord:
     occupations = []
     contributions = []
     deductions = []
+    basis_text: Any = None  # the last ContributionCalculationBasis converted, and its value
+    basis_value = None
     for child in element:
         tag = child.tag
         if tag == "WorkerContribution":
-            contributions.append(_read_contribution(child))
+            code = ""
+            kind = basis = None
+            amount = 0
+            for zone in child:
+                zone_tag = zone.tag
+                if zone_tag == "ContributionAmount":
+                    amount = int(zone.text)
+                elif zone_tag == "ContributionWorkerCode":
+                    code = zone.text or ""
+                elif zone_tag == "ContributionType":
+                    kind = zone.text
+                elif zone_tag == "ContributionCalculationBasis":
+                    text = zone.text
+                    if text != basis_text or text is None:
+                        basis_value, basis_text = int(text), text
+                    basis = basis_value
+            contributions.append(_new(Contribution, (code, kind, basis, amount, child.sourceline or 0, "worker")))
         elif tag == "Occupation" or tag == "OccupationUpdate":  # OccupationUpdate: in a DmfA modification
             occupations.append(_read_occupation(child))
         elif tag == "WorkerDeduction":
@@ -207,17 +296,20 @@ def _read_worker_record(element: Any) -> WorkerRecord:
         elif tag == "NOSSQuarterEndingDate":
             end = child.text
         elif tag == "Border":
-            border = _int(child.text)
+            text = child.text
+            border = small[text] if text else 0
         elif tag == "ActivityWithRisk":
-            risk = _opt_int(child.text)
+            text = child.text
+            risk = small[text] if text else None
         elif tag == "LocalUnitID":
             local_unit = child.text
-    return WorkerRecord(employer_class, worker_code, _date(start) or date.min, _date(end) or date.min, border, risk,
-                        local_unit, element.sourceline or 0, tuple(occupations), tuple(contributions),
-                        tuple(deductions))
+    return _new(WorkerRecord, (employer_class, worker_code, days[start] if start else date.min,
+                               days[end] if end else date.min, border, risk, local_unit,
+                               element.sourceline or 0, tuple(occupations), tuple(contributions), tuple(deductions)))
 
 
 def _read_occupation(element: Any) -> Occupation:
+    small = _SMALL_INTS
     sequence = working_days = contract = 0
     start = end = ref_hours = hours = local_unit = None
     committee = ""
@@ -227,13 +319,47 @@ def _read_occupation(element: Any) -> Occupation:
     for child in element:
         tag = child.tag
         if tag == "Remun":
-            remunerations.append(_read_remuneration(child))
+            r_sequence = amount = 0
+            r_code = ""
+            frequency = percentage = None
+            for zone in child:
+                zone_tag = zone.tag
+                if zone_tag == "RemunAmount":
+                    amount = int(zone.text)
+                elif zone_tag == "RemunCode":
+                    r_code = zone.text or ""
+                elif zone_tag == "RemunSequenceNbr":
+                    text = zone.text
+                    r_sequence = small[text]
+                elif zone_tag == "BonusPaymentFrequency":
+                    text = zone.text
+                    frequency = small[text]
+                elif zone_tag == "PercentagePaid":
+                    text = zone.text
+                    percentage = small[text]
+            remunerations.append(_new(Remuneration, (r_sequence, r_code, amount, frequency, percentage,
+                                                     child.sourceline or 0)))
         elif tag == "Service":
-            services.append(_read_service(child))
+            s_sequence = s_days = 0
+            s_code = ""
+            s_hours = None
+            for zone in child:
+                zone_tag = zone.tag
+                text = zone.text
+                if zone_tag == "ServiceCode":
+                    s_code = text or ""
+                elif zone_tag == "ServiceNbrDays":
+                    s_days = small[text]
+                elif zone_tag == "ServiceNbrHours":
+                    s_hours = small[text]
+                elif zone_tag == "ServiceSequenceNbr":
+                    s_sequence = small[text]
+            services.append(_new(Service, (s_sequence, s_code, s_days, s_hours, child.sourceline or 0)))
         elif tag == "OccupationDeduction":
             deductions.append(_read_deduction(child))
         elif tag == "OccupationSequenceNbr":
-            sequence = int(child.text)
+            text = child.text
+            sequence = small[text]
         elif tag == "OccupationStartingDate":
             start = child.text
         elif tag == "OccupationEndingDate":
@@ -241,54 +367,21 @@ def _read_occupation(element: Any) -> Occupation:
         elif tag == "JointCommissionNbr":
             committee = child.text or ""
         elif tag == "WorkingDaysSystem":
-            working_days = _int(child.text)
+            text = child.text
+            working_days = small[text] if text else 0
         elif tag == "ContractType":
-            contract = _int(child.text)
+            text = child.text
+            contract = small[text] if text else 0
         elif tag == "RefMeanWorkingHours":
             ref_hours = child.text
         elif tag == "MeanWorkingHours":
             hours = child.text
         elif tag == "LocalUnitID":
             local_unit = child.text
-    return Occupation(sequence, _date(start), _date(end), committee, working_days, contract, _opt_int(ref_hours),
-                      _opt_int(hours), local_unit, element.sourceline or 0, tuple(services), tuple(remunerations),
-                      tuple(deductions))
-
-
-def _read_service(element: Any) -> Service:
-    sequence = days = 0
-    code = ""
-    hours = None
-    for child in element:
-        tag = child.tag
-        if tag == "ServiceCode":
-            code = child.text or ""
-        elif tag == "ServiceNbrDays":
-            days = int(child.text)
-        elif tag == "ServiceNbrHours":
-            hours = int(child.text)
-        elif tag == "ServiceSequenceNbr":
-            sequence = int(child.text)
-    return Service(sequence, code, days, hours, element.sourceline or 0)
-
-
-def _read_remuneration(element: Any) -> Remuneration:
-    sequence = amount = 0
-    code = ""
-    frequency = percentage = None
-    for child in element:
-        tag = child.tag
-        if tag == "RemunAmount":
-            amount = int(child.text)
-        elif tag == "RemunCode":
-            code = child.text or ""
-        elif tag == "RemunSequenceNbr":
-            sequence = int(child.text)
-        elif tag == "BonusPaymentFrequency":
-            frequency = int(child.text)
-        elif tag == "PercentagePaid":
-            percentage = int(child.text)
-    return Remuneration(sequence, code, amount, frequency, percentage, element.sourceline or 0)
+    return _new(Occupation, (sequence, _date(start), _date(end), committee, working_days, contract,
+                             small[ref_hours] if ref_hours else None,
+                             small[hours] if hours else None, local_unit,
+                             element.sourceline or 0, tuple(services), tuple(remunerations), tuple(deductions)))
 
 
 def _read_deduction(element: Any) -> Deduction:
@@ -302,25 +395,7 @@ def _read_deduction(element: Any) -> Deduction:
             amount = int(child.text)
         elif tag == "DeductionCalculationBasis":
             basis = int(child.text)
-    return Deduction(code, basis, amount, element.sourceline or 0)
-
-
-def _read_contribution(element: Any) -> Contribution:
-    code = ""
-    kind = None
-    basis = None
-    amount = 0
-    for child in element:
-        tag = child.tag
-        if tag == "ContributionAmount":
-            amount = int(child.text)
-        elif tag == "ContributionWorkerCode":
-            code = child.text or ""
-        elif tag == "ContributionType":
-            kind = child.text
-        elif tag == "ContributionCalculationBasis":
-            basis = int(child.text)
-    return Contribution(code, kind, basis, amount, element.sourceline or 0, "worker")
+    return _new(Deduction, (code, basis, amount, element.sourceline or 0))
 
 
 def _read_student(element: Any) -> Contribution:
@@ -332,7 +407,61 @@ def _read_student(element: Any) -> Contribution:
             amount = int(child.text)
         elif tag == "StudentRemunAmount":
             basis = int(child.text)
-    return Contribution("", None, basis, amount, element.sourceline or 0, "student")
+    return _new(Contribution, ("", None, basis, amount, element.sourceline or 0, "student"))
+
+
+_SUMMARISED = ("RemunCode", "WorkerCode", "ServiceCode", "NOSSQuarterStartingDate", "NOSSQuarterEndingDate",
+               "OccupationStartingDate", "OccupationEndingDate", "DeductionAmount", "StudentContributionAmount")
+_DATE_ZONES = frozenset(("NOSSQuarterStartingDate", "NOSSQuarterEndingDate", "OccupationStartingDate",
+                         "OccupationEndingDate"))
+# The worker contributions' amounts, summed in C. XPath numbers are doubles: exact for these sums (at most
+# 11 digits an amount, far below 2**53); a text XPath cannot read as a number ("+5") gives NaN, and the
+# person is left to read().
+_CONTRIBUTIONS_SUM = etree.XPath("sum(WorkerRecord/WorkerContribution/ContributionAmount)")
+
+
+def _summarise_person(element: Any) -> PersonSummary | None:
+    """``PersonElement.summary``: the zones the rules read, matched by name in C.
+
+    In a schema-valid person these zones occur only in the blocks ``_read_person`` takes them from
+    (tests/unit/test_fast_paths.py checks it against the schema). The dates are converted as
+    ``read`` would, so that a date it refuses makes the summary refuse too.
+    """
+    try:
+        first, second = element[0], element[1]
+        if first.tag != "NaturalPersonSequenceNbr" or second.tag != "INSS":
+            return None
+        contributions = _CONTRIBUTIONS_SUM(element)
+        if not contributions.is_integer():
+            return None
+        worker_codes = []
+        remuneration_codes = []
+        service_codes = []
+        students = []
+        deductions = []
+        days = _DATES
+        for zone in element.iter(_SUMMARISED):
+            tag = zone.tag
+            if tag == "RemunCode":
+                remuneration_codes.append(zone.text or "")
+            elif tag == "WorkerCode":
+                worker_codes.append(zone.text or "")
+            elif tag == "ServiceCode":
+                service_codes.append(zone.text or "")
+            elif tag in _DATE_ZONES:
+                text = zone.text
+                if text:
+                    days[text]  # noqa: B018 - raises as read() would
+            elif tag == "DeductionAmount":
+                deductions.append(zone.text)
+            else:  # StudentContributionAmount
+                students.append(zone.text)
+        return _new(PersonSummary, (int(first.text), (second.text or "").strip(), element.sourceline or 0,
+                                    tuple(worker_codes), tuple(remuneration_codes), tuple(service_codes),
+                                    int(contributions), sum(map(int, students)) if students else 0,
+                                    sum(map(int, deductions)) if deductions else 0))
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return None
 
 
 def _read_unrelated(element: Any) -> Contribution:
@@ -345,7 +474,8 @@ def _read_unrelated(element: Any) -> Contribution:
 
 _PERSON = b"<NaturalPerson>"
 _END = b"</EmployerDeclaration>"
-_OVERLAP = len(_END) - 1
+_CARRY = len(_END) - 1  # a tag cut by a chunk boundary starts within this many bytes before it
+_COUNT_CHUNK = 1 << 22
 
 
 def count_persons(paths: list[Path]) -> list[int]:
@@ -355,27 +485,33 @@ def count_persons(paths: list[Path]) -> list[int]:
     line is computed; counting bytes in C costs a fraction of the parse. SIMPLIFIED: it counts the
     tags textually (no attributes, no whitespace inside them, as the schema's documents are written),
     so a ``<NaturalPerson>`` inside a comment or CDATA would be counted too.
+
+    The parts are read into one buffer and searched in place; only a tag cut by a chunk (or part)
+    boundary is put together from the few bytes around it, so the bytes are not copied again.
     """
     counts: list[int] = []
     current = 0
-    tail = b""
+    buffer = bytearray(_COUNT_CHUNK)
+    carry = b""  # the last bytes before this chunk: where a tag cut by the boundary starts
     for path in paths:
         with path.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                data = tail + chunk
-                # Tags starting at or after ``cut`` may be incomplete: they are counted with the next chunk.
-                cut = max(len(data) - _OVERLAP, 0)
+            while size := handle.readinto(buffer):
+                # A tag cut by the boundary starts at the last "<" before it (a tag holds no other "<");
+                # it is counted here when it ends in this chunk, else with a later one.
+                start = carry.rfind(b"<")
+                if start != -1:
+                    joined = carry[start:] + bytes(buffer[:min(size, _CARRY)])
+                    cut = len(carry) - start
+                    if cut < len(_PERSON) <= len(joined) and joined.startswith(_PERSON):
+                        current += 1
+                    elif cut < len(_END) <= len(joined) and joined.startswith(_END):
+                        counts.append(current)
+                        current = 0
                 position = 0
-                while (end := data.find(_END, position)) != -1 and end < cut:
-                    counts.append(current + data.count(_PERSON, position, end))
+                while (end := buffer.find(_END, position, size)) != -1:
+                    counts.append(current + buffer.count(_PERSON, position, end))
                     current = 0
                     position = end + len(_END)
-                if position < cut:
-                    current += data.count(_PERSON, position, cut + len(_PERSON) - 1)
-                tail = data[max(cut, position):]
-    position = 0
-    while (end := tail.find(_END, position)) != -1:
-        counts.append(current + tail.count(_PERSON, position, end))
-        current = 0
-        position = end + len(_END)
+                current += buffer.count(_PERSON, position, size)
+                carry = (carry + bytes(buffer[max(0, size - _CARRY):size]))[-_CARRY:]
     return counts
