@@ -276,7 +276,10 @@ def _show_person(conn: Connection, insz: str) -> dict[str, Any]:
                         worker_records.c.line, worker_records.c.version_from, worker_records.c.version_to)
                  .select_from(natural_persons.join(worker_records, worker_records.c.person_id == natural_persons.c.id)
                               .join(declarations, declarations.c.id == natural_persons.c.declaration_id))
-                 .where(natural_persons.c.insz == insz).order_by(declarations.c.quarter, declarations.c.id))]
+                 .where(natural_persons.c.insz == insz)
+                 # versions of a line in the order they were declared (PostgreSQL has no implicit row order)
+                 .order_by(declarations.c.quarter, declarations.c.id, worker_records.c.version_from,
+                           worker_records.c.id))]
     risks = [_risk_dict(r) for r in conn.execute(
         select(risk_declarations).where(risk_declarations.c.insz == insz).order_by(risk_declarations.c.id))]
     if not periods and not dimona and not lines and not risks:

@@ -3,7 +3,6 @@ amounts (checked against an independent computation and the official schema), ou
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -71,12 +70,11 @@ def test_wrong_and_missing_contributions_are_corrected_with_a_dmno(workspace: Wo
     added = dmno.xpath("//WRCorrectedPart/WorkerContributionAction[ContributionWorkerCode='255']/ContributionAmount")
     assert [int(e.text) for e in added] == [missing_amount]
 
-    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        declared_db, computed_db, accepted = conn.execute(
-            "select net_owed_declared, net_owed_computed, accepted from declarations").fetchone()
-        corrections = conn.execute("select contribution_code, declared_amount, corrected_amount "
-                                   "from contribution_corrections order by id").fetchall()
-        versions = conn.execute("select parameter_versions from declarations").fetchone()[0]
+    [(declared_db, computed_db, accepted)] = workspace.sql(
+        "select net_owed_declared, net_owed_computed, accepted from declarations")
+    corrections = workspace.sql("select contribution_code, declared_amount, corrected_amount "
+                                "from contribution_corrections order by id")
+    [(versions,)] = workspace.sql("select parameter_versions from declarations")
     assert (declared_db, accepted) == (declared_net, 1)
     assert computed_db == declared_net - 100 + missing_amount  # the figures used from now on are ours
     assert corrections == [(first_code, _own_amount(records[0]) + 100, _own_amount(records[0])),
@@ -109,9 +107,8 @@ def test_structural_reduction_is_off_by_default_and_applied_when_switched_on(wor
     reductions = [r for r in reports if r.findtext("ErrorID") == "00089-044"]
     assert reductions and all(r.findtext("AnomalyClass") == "NP" for r in reductions)
     assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
-    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        declared, computed = conn.execute("select net_owed_declared, net_owed_computed from declarations "
-                                          "order by id desc").fetchone()
+    declared, computed = workspace.sql("select net_owed_declared, net_owed_computed from declarations "
+                                       "order by id desc")[0]
     assert computed < declared  # the reduction lowers what is owed
 
 
@@ -134,6 +131,5 @@ def test_an_employer_level_contribution_is_recomputed_on_its_basis(workspace: Wo
     # 13.07 % of 1 000.00 is 130.70 (CALCULATIONS.md §1.4), not the 130.00 declared.
     assert [(r.findtext("ErrorID"), r.findtext("AnomalyClass")) for r in noti.iter("AnomalyReport")] == [
         ("00022-044", "P"), ("00015-007", "P")]
-    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        declared, computed = conn.execute("select net_owed_declared, net_owed_computed from declarations").fetchone()
+    [(declared, computed)] = workspace.sql("select net_owed_declared, net_owed_computed from declarations")
     assert computed - declared == 70

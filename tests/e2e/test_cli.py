@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cbss_batch.cli import cli
 from cbss_batch.store.session import SCHEMA_HEAD
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import PROJECT, TODAY, Workspace, write_config
+from tests.conftest import PROJECT, TODAY, NewDbUrl, Workspace, write_config
 
 NAME_DAY = TODAY.replace(day=20)
 
@@ -32,6 +33,10 @@ def test_init_is_safe_to_repeat(workspace: Workspace) -> None:
     assert (workspace.root / "var" / "archive").is_dir()
     for private in ("var/archive", "var/work"):
         assert (workspace.root / private).stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.backend("sqlite", reason="the file mode of the embedded database file")
+def test_init_creates_the_sqlite_database_owner_only(workspace: Workspace) -> None:
     assert (workspace.root / "var" / "cbss.db").stat().st_mode & 0o777 == 0o600
 
 
@@ -159,8 +164,8 @@ def test_db_current_and_upgrade(workspace: Workspace) -> None:
     assert _run_json(workspace, "db", "upgrade") == {"schema": SCHEMA_HEAD}
 
 
-def test_sample_mailbox_runs_as_shipped(tmp_path: Path) -> None:
-    ws = Workspace(tmp_path, f"sqlite:///{tmp_path / 'var' / 'cbss.db'}")
+def test_sample_mailbox_runs_as_shipped(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = Workspace(tmp_path, new_db_url(tmp_path))
     write_config(tmp_path)
     shutil.copytree(PROJECT / "inbox", tmp_path / "inbox")
     assert ws.cli("init").exit_code == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -29,11 +28,6 @@ def _send(ws: Workspace, forms: list[DimonaForm], seq: int) -> etree._Element:
     return etree.parse(str(ws.out() / notis[0])).getroot()
 
 
-def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        return conn.execute(sql).fetchall()
-
-
 def _period_of(noti: etree._Element, form: int = 1) -> str:
     period = noti.findtext(f"Form[{form}]/HandlingResult/ImpactReport/DimonaImpactReport/DimonaPeriodId")
     assert period is not None
@@ -47,14 +41,14 @@ def test_in_then_out_builds_and_closes_a_period(workspace: Workspace, official: 
     assert noti.findtext("Form/HandledOriginalForm/Identification") == "DIMONA"
     period = _period_of(noti)
     assert is_valid_period_id(period)
-    assert _rows(workspace, "select period_id, insz, worker_type, starting_date, ending_date, version "
-                            "from employment_periods") == [(period, INSZ, "OTH", "2026-09-01", None, 1)]
+    assert workspace.sql("select period_id, insz, worker_type, starting_date, ending_date, version "
+                         "from employment_periods") == [(period, INSZ, "OTH", "2026-09-01", None, 1)]
     noti = _send(workspace, [DimonaForm(action="OUT", period_id=period, ending_date=date(2026, 10, 31))], 2)
     assert noti.findtext("Form/HandlingResult/ResultCode") == "1"
     assert noti.findtext("Form/HandlingResult/ImpactReport/DimonaImpactReport/DimonaPeriodAfter/EndingDate") == \
         "2026-10-31"
-    assert _rows(workspace, "select ending_date, version from employment_periods") == [("2026-10-31", 2)]
-    assert _rows(workspace, "select version, action, ending_date from employment_period_versions order by version") \
+    assert workspace.sql("select ending_date, version from employment_periods") == [("2026-10-31", 2)]
+    assert workspace.sql("select version, action, ending_date from employment_period_versions order by version") \
         == [(1, "IN", None), (2, "OUT", "2026-10-31")]
 
 
@@ -62,8 +56,8 @@ def test_out_of_an_unknown_period_is_refused(workspace: Workspace) -> None:
     noti = _send(workspace, [DimonaForm(action="OUT", period_id="000000000101", ending_date=date(2026, 10, 31))], 1)
     assert noti.findtext("Form/HandlingResult/ResultCode") == "0"
     assert [e.text for e in noti.iter("ErrorID")] == ["00913-354"]
-    assert _rows(workspace, "select count(*) from employment_periods") == [(0,)]
-    assert _rows(workspace, "select action, accepted from dimona_declarations") == [("OUT", 0)]
+    assert workspace.sql("select count(*) from employment_periods") == [(0,)]
+    assert workspace.sql("select action, accepted from dimona_declarations") == [("OUT", 0)]
 
 
 def test_cancel_then_update_of_the_cancelled_period_is_refused(workspace: Workspace) -> None:
@@ -74,14 +68,14 @@ def test_cancel_then_update_of_the_cancelled_period_is_refused(workspace: Worksp
     results = [f.findtext("HandlingResult/ResultCode") for f in noti.findall("Form")]
     assert results == ["1", "0"]
     assert [e.text for e in noti.find("Form[2]").iter("ErrorID")] == ["00913-355"]
-    assert _rows(workspace, "select is_cancelled, version from employment_periods") == [(1, 2)]
+    assert workspace.sql("select is_cancelled, version from employment_periods") == [(1, 2)]
 
 
 def test_out_before_the_start_is_refused(workspace: Workspace) -> None:
     period = _period_of(_send(workspace, [DimonaForm(action="IN", starting_date=date(2026, 9, 1))], 1))
     noti = _send(workspace, [DimonaForm(action="OUT", period_id=period, ending_date=date(2026, 8, 31))], 2)
     assert [e.text for e in noti.iter("ErrorID")] == ["00911-014"]
-    assert _rows(workspace, "select ending_date from employment_periods") == [(None,)]
+    assert workspace.sql("select ending_date from employment_periods") == [(None,)]
 
 
 def test_a_student_without_planned_hours_is_refused_and_others_in_the_file_pass(workspace: Workspace) -> None:
@@ -91,7 +85,7 @@ def test_a_student_without_planned_hours_is_refused_and_others_in_the_file_pass(
     ], 1)
     assert [f.findtext("HandlingResult/ResultCode") for f in noti.findall("Form")] == ["0", "1"]
     assert [e.text for e in noti.find("Form[1]").iter("ErrorID")] == ["01135-001"]
-    assert _rows(workspace, "select insz from employment_periods") == [("91111111192",)]
+    assert workspace.sql("select insz from employment_periods") == [("91111111192",)]
 
 
 def test_official_dimona_example_is_processed(workspace: Workspace, official: Path) -> None:
@@ -102,7 +96,7 @@ def test_official_dimona_example_is_processed(workspace: Workspace, official: Pa
     assert acrf.findtext("Form/ReceptionResult/ResultCode") == "1"
     noti = etree.parse(str(workspace.out() / "FO.NOTI.999999.20261128.00002.T"))
     assert etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / "NOTIFICATION_20223.xsd"))).validate(noti)
-    assert _rows(workspace, "select action from dimona_declarations") == [("IN",)]
+    assert workspace.sql("select action from dimona_declarations") == [("IN",)]
 
 
 def test_dmfa_worker_without_a_dimona_period_gets_a_warning(workspace: Workspace) -> None:

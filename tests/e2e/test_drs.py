@@ -4,7 +4,6 @@ sex and date rules, and the cross-checks with the personnel file."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -84,11 +83,6 @@ def _run(ws: Workspace, content: bytes, file_type: str, seq: int) -> etree._Elem
     return etree.parse(str(ws.out() / next(n for n in new if n.startswith("FO.NOTI")))).getroot()
 
 
-def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        return conn.execute(sql).fetchall()
-
-
 def _codes(noti: etree._Element) -> list[str | None]:
     return [e.text for e in noti.iter("ErrorID")]
 
@@ -99,10 +93,10 @@ def test_zima001_incapacity_is_staged_with_its_wage_data(workspace: Workspace, o
     assert etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / "NOTIFICATION_20223.xsd"))).validate(noti)
     assert noti.findtext("Form/HandlingResult/ResultCode") == "1", _codes(noti)
     assert noti.findtext("Form/HandledOriginalForm/Identification") == "ZIMA001"
-    assert _rows(workspace, "select scenario, risk_codes, insz, risk_starting_date, last_working_day, "
-                            "remuneration_time_unit, remuneration_basis_amount, accepted from risk_declarations") == [
+    assert workspace.sql("select scenario, risk_codes, insz, risk_starting_date, last_working_day, "
+                         "remuneration_time_unit, remuneration_basis_amount, accepted from risk_declarations") == [
         ("ZIMA001", "001", MAN, "2026-10-05", "2026-10-02", 4, 350000, 1)]
-    details = json.loads(str(_rows(workspace, "select details from risk_declarations")[0][0]))
+    details = json.loads(str(workspace.sql("select details from risk_declarations")[0][0]))
     assert ["EmployerDeclaration/NaturalPerson/WorkerRecord/Occupation/WorkingDaysSystem", "500"] in details
 
 
@@ -128,7 +122,7 @@ def test_official_twct_and_vblv_examples_are_processed(workspace: Workspace, off
     for seq, name in enumerate(["TWCT001_20231_1", "TWCT001_20231_3", "VBLV001_20231_1"], start=1):
         content = (official / "examples" / f"{name}.xml").read_bytes()
         _run(workspace, content, name[:4], seq)
-    assert _rows(workspace, "select scenario from risk_declarations order by id") == [
+    assert workspace.sql("select scenario from risk_declarations order by id") == [
         ("TWCT001",), ("TWCT001",), ("VBLV001",)]
 
 
@@ -166,7 +160,7 @@ def test_every_current_scenario_is_accepted_end_to_end(workspace: Workspace, sce
     noti = _run(workspace, make_risk_declaration(scenario, values), scenario[:4], 1)
     assert noti.findtext("Form/HandlingResult/ResultCode") == "1", _codes(noti)
     assert noti.findtext("Form/HandledOriginalForm/Identification") == scenario
-    assert _rows(workspace, "select scenario, insz, accepted from risk_declarations") == [
+    assert workspace.sql("select scenario, insz, accepted from risk_declarations") == [
         (scenario, values["INSS"], 1)]
 
 
@@ -186,13 +180,13 @@ def test_benefits_are_computed_stored_and_shown(workspace: Workspace) -> None:
                             amount=400000), "ZIMA", 1)
     _run(workspace, zima001(insz=WOMAN, risk="002", start=date(2025, 3, 3), last_day=date(2025, 2, 28),
                             amount=400000), "ZIMA", 2)
-    rows = _rows(workspace, "select r.scenario, r.risk_codes, b.kind, b.daily_basis, b.daily_amount "
-                            "from benefit_calculations b join risk_declarations r on r.id = b.risk_declaration_id "
-                            "order by b.id")
+    rows = workspace.sql("select r.scenario, r.risk_codes, b.kind, b.daily_basis, b.daily_amount "
+                         "from benefit_calculations b join risk_declarations r on r.id = b.risk_declaration_id "
+                         "order by b.id")
     assert [(kind, basis, amount) for _, _, kind, basis, amount in rows] == [
         ("sickness.primary_incapacity", "153.8462", "92.31"), ("maternity.rest", "153.8462", "126.15"),
         ("maternity.rest", "153.8462", "115.38")]
-    ticket = str(_rows(workspace, "select ticket from risk_declarations order by id limit 1")[0][0])
+    ticket = str(workspace.sql("select ticket from risk_declarations order by id limit 1")[0][0])
     shown = json.loads(workspace.cli("--json", "show", ticket).output)
     assert [(b["kind"], b["daily_amount"]) for b in shown["benefits"]] == [("sickness.primary_incapacity", "92.31")]
     assert any(p.startswith("benefits.sickness.primary.rate@") for p in shown["benefits"][0]["parameters"])

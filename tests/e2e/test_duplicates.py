@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace
+from tests.conftest import TODAY, NewDbUrl, Workspace
 
 
 @pytest.mark.parametrize("batch_rows", [1, 100000])  # the first occurrence already staged, or still buffered
-def test_the_repeat_names_the_line_of_the_first_occurrence(tmp_path: Path, batch_rows: int) -> None:
+def test_the_repeat_names_the_line_of_the_first_occurrence(tmp_path: Path, new_db_url: NewDbUrl,
+                                                           batch_rows: int) -> None:
     root = tmp_path / "ws"
     (root / "config").mkdir(parents=True)
     (root / "config" / "cbss.toml").write_text(
         f'[runtime]\ntoday = "{TODAY.isoformat()}"\nbatch_rows = {batch_rows}\n', encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     content = make_dmfa(workers=30, quarter="20253", seed=4, faults=["duplicate_insz"])
     persons = list(etree.fromstring(content).iter("NaturalPerson"))
@@ -27,8 +27,7 @@ def test_the_repeat_names_the_line_of_the_first_occurrence(tmp_path: Path, batch
     first = inszs.index(inszs[repeated])
     drop_set(ws.inbox, "006400", content, day=TODAY.replace(day=20))
     assert ws.cli("run").exit_code == 0
-    with sqlite3.connect(root / "var" / "cbss.db") as conn:
-        [(message, line)] = conn.execute("select message, line from anomalies where code = '90017-006'").fetchall()
+    [(message, line)] = ws.sql("select message, line from anomalies where code = '90017-006'")
     assert line == persons[repeated].sourceline
     assert f"already declared at line {persons[first].sourceline} " in message
     assert f"(NaturalPerson {int(persons[first].findtext('NaturalPersonSequenceNbr') or 0)})" in message

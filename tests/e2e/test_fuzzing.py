@@ -13,7 +13,6 @@ import io
 import json
 import re
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from copy import deepcopy
@@ -31,7 +30,7 @@ from cbss_batch.drs_builder import make_risk_declaration
 from cbss_batch.validation import FileReport, check_file
 from cbss_batch.xmlsafe import PARSER_OPTIONS, hardened_parser
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import PROJECT, TODAY, Workspace, write_config
+from tests.conftest import PROJECT, TODAY, NewDbUrl, Workspace, write_config
 
 XSD = PROJECT / "xsd"
 SENDER = "006400"
@@ -269,11 +268,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _fresh(template: Path) -> Iterator[Workspace]:
+def _fresh(template: Path, new_db_url: NewDbUrl) -> Iterator[Workspace]:
     with tempfile.TemporaryDirectory(prefix="cbss-fuzz-") as folder:
         root = Path(folder) / "ws"
         shutil.copytree(template, root, symlinks=True)
-        yield Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+        url = new_db_url(root)  # SQLite: the copied var/cbss.db; PostgreSQL: a database at the newest schema
+        try:
+            yield Workspace(root, url)
+        finally:
+            new_db_url.give_back(url)
 
 
 def _drop(ws: Workspace, mutant: Mutant) -> None:
@@ -292,8 +295,9 @@ def _drop(ws: Workspace, mutant: Mutant) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(mutant=mutants())
-def test_intake_answers_every_mutated_set_once_and_keeps_its_bytes(template: Path, mutant: Mutant) -> None:
-    for ws in _fresh(template):
+def test_intake_answers_every_mutated_set_once_and_keeps_its_bytes(template: Path, new_db_url: NewDbUrl,
+                                                                   mutant: Mutant) -> None:
+    for ws in _fresh(template, new_db_url):
         _drop(ws, mutant)
         result = ws.cli("run")
         assert result.exit_code == 0, result.output
@@ -316,6 +320,5 @@ def test_intake_answers_every_mutated_set_once_and_keeps_its_bytes(template: Pat
         archived = ws.root / "var" / "archive" / sha[:2] / sha
         assert archived.read_bytes() == mutant.content
         assert [p for p in ws.inbox.rglob("*") if not p.is_dir()] == []
-        with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-            states = conn.execute("select state from file_sets").fetchall()
+        states = ws.sql("select state from file_sets")
         assert states == [("accepted" if result_code == "1" else "rejected",)]

@@ -4,7 +4,6 @@ the run completes and a valid set sent alongside is unaffected."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,10 +161,8 @@ def test_hostile_input_gets_negative_acrf_and_loses_nothing(case: Case, parallel
     positive = [p for p in good.glob("FO.ACRF.*")]
     assert len(positive) == 1
     assert etree.parse(str(positive[0])).findtext("Form/ReceptionResult/ResultCode") == "1"
-    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        archived = conn.execute("select name, sha256, archive_path from received_files").fetchall()
-    for _name, sha, path in archived:
-        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
+    for _name, sha, path in workspace.sql("select name, sha256, archive_path from received_files"):
+        assert hashlib.sha256(Path(str(path)).read_bytes()).hexdigest() == sha
     leftovers = [p for p in (workspace.inbox / SENDER).rglob("*") if p.is_file()]
     # Only files still waiting for their GO (a bad GO name leaves its FI parts waiting) may stay.
     assert all(not p.name.startswith("GO.") for p in leftovers)

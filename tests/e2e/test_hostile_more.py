@@ -14,7 +14,6 @@ import os
 import re
 import resource
 import socket
-import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from cbss_batch.errors import BatchError
 from cbss_batch.notify import printable_name
 from cbss_batch.validation import check_file
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import PROJECT, TODAY, Workspace, write_config
+from tests.conftest import PROJECT, TODAY, NewDbUrl, Workspace, write_config
 from tests.sshd import LoopbackSshd, sshd_binary
 
 SENDER = "006400"
@@ -86,11 +85,6 @@ def _assert_archived(ws: Workspace, data: bytes) -> None:
 def _inbox_files(ws: Workspace) -> list[Path]:
     """Everything in the inbox that is not a folder: files, links, pipes."""
     return sorted(p for p in ws.inbox.rglob("*") if p.is_symlink() or not p.is_dir())
-
-
-def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def _with_other_sender(ws: Workspace) -> None:
@@ -290,7 +284,7 @@ def test_hostile_document_is_refused_with_its_code(case: Case, parallel: bool, w
     assert _other_sender_accepted(workspace)
     _assert_archived(workspace, case.content)
     assert _inbox_files(workspace) == []
-    assert _rows(workspace, "select state from file_sets order by id") == [("rejected",), ("accepted",)]
+    assert workspace.sql("select state from file_sets order by id") == [("rejected",), ("accepted",)]
 
 
 DIMONA = make_dimona([DimonaForm(action="IN", starting_date=date(2026, 9, 1))])
@@ -369,7 +363,7 @@ def test_hostile_file_name_is_refused_and_breaks_no_answer_or_log_line(name: str
     assert _acrfs(workspace) == [(printable_name(name), "0", [f"ACRF-{code}"])]
     _assert_archived(workspace, data)
     assert _inbox_files(workspace) == []
-    assert _rows(workspace, "select name from received_files") == [(name,)]
+    assert workspace.sql("select name from received_files") == [(name,)]
     lines = result.stderr.splitlines()
     assert lines and all(_LOG_LINE.match(line) for line in lines), lines
     assert not any(line.startswith(FORGED) for line in lines)
@@ -386,7 +380,7 @@ def test_file_name_that_is_not_utf8_is_refused_under_an_escaped_name(workspace: 
     assert result.exit_code == 0, result.output
     escaped = f"{GO}\\xff\\xfe"
     assert _acrfs(workspace) == [(escaped, "0", ["ACRF-114"])]
-    assert _rows(workspace, "select name from received_files") == [(escaped,)]
+    assert workspace.sql("select name from received_files") == [(escaped,)]
     assert _inbox_files(workspace) == []
     assert all(_LOG_LINE.match(line) for line in result.stderr.splitlines())
 
@@ -425,7 +419,7 @@ def test_linked_mailbox_and_linked_mailbox_folder_are_never_followed(workspace: 
     assert _other_sender_accepted(workspace)
     assert {p: p.read_bytes() for p in placed} == before  # read by nobody, removed by nobody
     assert GOOD not in _archived(workspace).values()
-    assert _rows(workspace, "select mailbox from file_sets") == [("007700",)]
+    assert workspace.sql("select mailbox from file_sets") == [("007700",)]
     assert "ignoring" in result.stderr and "not a link" in result.stderr
 
 
@@ -539,7 +533,7 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
 
 
 @pytest.fixture
-def sftp_ws(tmp_path: Path, remote: Remote) -> Workspace:
+def sftp_ws(tmp_path: Path, remote: Remote, new_db_url: NewDbUrl) -> Workspace:
     """A workspace whose sender 006400 has its mailbox on the loopback sshd."""
     root = tmp_path / "ws"
     write_config(root, SFTP)
@@ -553,7 +547,7 @@ def sftp_ws(tmp_path: Path, remote: Remote) -> Workspace:
         f'port = {remote.sshd.port}\nuser = "{remote.sshd.user}"\nkey_file = "{remote.sshd.client_key}"\n'
         f'in = "{base}/IN"\nintest = "{base}/INTEST"\nout = "{base}/OUT"\nouttest = "{base}/OUTTEST"\n',
         encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -583,7 +577,7 @@ def test_hostile_remote_listing_reads_nothing_outside_the_mailbox(sftp_ws: Works
     acrfs = [_acrf(remote.folder("OUTTEST") / n) for n in remote.entries("OUTTEST") if n.startswith("FO.ACRF")]
     assert acrfs == [(printable_name(escape), "0", ["ACRF-114"]), (printable_name(newline), "0", ["ACRF-114"]),
                      (f"GO.DMFA.{SENDER}.{DAY}.00012.T.1", "1", [])]
-    assert _rows(sftp_ws, "select name from pulled_files order by name") == sorted(
+    assert sftp_ws.sql("select name from pulled_files order by name") == sorted(
         [(escape,), (newline,), (f"FI.DMFA.{SENDER}.{DAY}.00012.T.1.1",), (f"GO.DMFA.{SENDER}.{DAY}.00012.T.1",)])
     assert _inbox_files(sftp_ws) == []
     assert all(not name.startswith(".") for name in os.listdir(sftp_ws.inbox / SENDER / "INTEST"))
@@ -603,4 +597,4 @@ def test_remote_name_that_is_not_utf8_is_a_mailbox_error_and_the_cycle_goes_on(s
     assert _other_sender_accepted(sftp_ws)
     assert sorted(os.listdir(os.fsencode(intest))) == sorted(
         [os.fsencode(GO) + b"\xff", *(os.fsencode(p.name) for p in sent)])  # nothing taken, nothing removed
-    assert _rows(sftp_ws, "select status from runs") == [("partial",)]
+    assert sftp_ws.sql("select status from runs") == [("partial",)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -13,19 +12,19 @@ from cbss_batch.dimona_builder import DimonaForm, make_dimona
 from cbss_batch.errors import ConfigError
 from cbss_batch.senders import load_senders
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 
 DAY = TODAY.replace(day=20)
 MANDATED = "175110801"  # Form 1's employer in the generated file; Form 2's is 047745533
 
 
-def _workspace(tmp_path: Path, mandates: str, extra: str = "") -> Workspace:
+def _workspace(tmp_path: Path, new_db_url: NewDbUrl, mandates: str, extra: str = "") -> Workspace:
     root = tmp_path / "ws"
     write_config(root, extra)
     senders = root / "config" / "senders"
     senders.mkdir(parents=True)
     (senders / "006400.toml").write_text(f'number = "006400"\n[mandates]\n{mandates}', encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -40,8 +39,8 @@ def _results(noti: etree._Element) -> list[tuple[str, list[str]]]:
             for form in noti.findall("Form")]
 
 
-def test_declaration_for_an_employer_without_mandate_is_refused_alone(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, f'noss = ["{MANDATED}"]\n')
+def test_declaration_for_an_employer_without_mandate_is_refused_alone(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url, f'noss = ["{MANDATED}"]\n')
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, declarations=2, quarter="20253", noss=MANDATED), day=DAY)
     assert ws.cli("run").exit_code == 0
     assert _results(_noti(ws)) == [("1", []), ("0", ["00011-101"])]
@@ -51,15 +50,16 @@ def test_declaration_for_an_employer_without_mandate_is_refused_alone(tmp_path: 
     assert anomaly.findtext("Value") == "047745533"
 
 
-def test_expired_mandate_gives_155(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, f'noss = [{{ number = "{MANDATED}", from = 2020-01-01, until = 2026-06-30 }}]\n')
+def test_expired_mandate_gives_155(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    mandates = f'noss = [{{ number = "{MANDATED}", from = 2020-01-01, until = 2026-06-30 }}]\n'
+    ws = _workspace(tmp_path, new_db_url, mandates)
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253", noss=MANDATED), day=DAY)
     ws.cli("run")
     assert _results(_noti(ws)) == [("0", ["00011-155"])]
 
 
-def test_mandate_by_enterprise_number_covers_a_dimona_without_noss_number(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, 'kbo = ["0403170701"]\n')
+def test_mandate_by_enterprise_number_covers_a_dimona_without_noss_number(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url, 'kbo = ["0403170701"]\n')
     form = DimonaForm(action="IN", noss=None, starting_date=date(2026, 9, 1))
     xml = make_dimona([form]).replace(b"</StartingDate>", b"</StartingDate><EmployerId><CompanyID>0403170701"
                                                           b"</CompanyID></EmployerId>", 1)
@@ -68,25 +68,24 @@ def test_mandate_by_enterprise_number_covers_a_dimona_without_noss_number(tmp_pa
     assert _results(_noti(ws)) == [("1", [])]
 
 
-def test_dimona_for_an_unmandated_employer_creates_no_period(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, 'kbo = ["0403170701"]\n')
+def test_dimona_for_an_unmandated_employer_creates_no_period(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url, 'kbo = ["0403170701"]\n')
     drop_set(ws.inbox, "006400", make_dimona([DimonaForm(action="IN", starting_date=date(2026, 9, 1))]), day=DAY,
              file_type="DIMN")
     ws.cli("run")
     assert _results(_noti(ws)) == [("0", ["00011-101"])]
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select count(*) from employment_periods").fetchone() == (0,)
+    assert ws.sql("select count(*) from employment_periods") == [(0,)]
 
 
-def test_all_employers_mandate_accepts_any_employer(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, "all_employers = true\n")
+def test_all_employers_mandate_accepts_any_employer(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url, "all_employers = true\n")
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, declarations=2, quarter="20253"), day=DAY)
     ws.cli("run")
     assert _results(_noti(ws)) == [("1", []), ("1", [])]
 
 
-def test_unregistered_sender_is_refused_with_103_when_configured(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, "all_employers = true\n", '[intake]\nunregistered_senders = "refuse"\n')
+def test_unregistered_sender_is_refused_with_103_when_configured(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url, "all_employers = true\n", '[intake]\nunregistered_senders = "refuse"\n')
     drop_set(ws.inbox, "007700", make_dmfa(workers=1, quarter="20253"), day=DAY)
     drop_set(ws.inbox, "006400", make_dmfa(workers=1, quarter="20253"), day=DAY)
     ws.cli("run")
@@ -96,11 +95,8 @@ def test_unregistered_sender_is_refused_with_103_when_configured(tmp_path: Path)
     assert accepted.findtext("Form/ReceptionResult/ResultCode") == "1"
 
 
-def test_unregistered_sender_is_accepted_by_default(tmp_path: Path) -> None:
-    root = tmp_path / "ws"
-    write_config(root)
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
-    ws.cli("init")
+def test_unregistered_sender_is_accepted_by_default(workspace: Workspace) -> None:
+    ws = workspace
     drop_set(ws.inbox, "007700", make_dmfa(workers=1, quarter="20253"), day=DAY)
     ws.cli("run")
     acrf = etree.parse(str(next(ws.out("007700").glob("FO.ACRF.*")))).getroot()

@@ -21,7 +21,7 @@ from cbss_batch.cli import cli
 from cbss_batch.dimona_builder import DimonaForm, make_dimona
 from cbss_batch.store import queries
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 
 DAY = TODAY.replace(day=20)
 NOON = datetime.combine(TODAY, datetime.min.time()).replace(hour=12)  # the fixed processing clock of the tests
@@ -53,7 +53,7 @@ def _sql(ws: Workspace, statement: str, **params: Any) -> None:
     engine.dispose()
 
 
-def _institutions_workspace(tmp_path: Path) -> Workspace:
+def _institutions_workspace(tmp_path: Path, new_db_url: NewDbUrl) -> Workspace:
     """A workspace with two institutions: every DmfA fact, and Dimona facts only."""
     root = tmp_path / "ws"
     write_config(root)
@@ -62,7 +62,7 @@ def _institutions_workspace(tmp_path: Path) -> Workspace:
     (folder / "pensions.toml").write_text('name = "pensions"\n[[subscriptions]]\nkind = "dmfa"\n', encoding="utf-8")
     (folder / "accidents.toml").write_text('name = "accidents"\nfile_type = "EXAC"\n[[subscriptions]]\n'
                                            'kind = "dimona"\n', encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -217,8 +217,9 @@ def test_an_answer_name_given_to_two_senders_needs_the_sender(workspace: Workspa
     assert (answer["mailbox"], answer["type"]) == ("006401", "ACRF")
 
 
-def test_show_follows_a_set_forward_to_declarations_answers_facts_and_extracts(tmp_path: Path) -> None:
-    ws = _institutions_workspace(tmp_path)
+def test_show_follows_a_set_forward_to_declarations_answers_facts_and_extracts(tmp_path: Path,
+                                                                               new_db_url: NewDbUrl) -> None:
+    ws = _institutions_workspace(tmp_path, new_db_url)
     drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253", seed=3), day=DAY)
     _run(ws)
     drop_set(ws.inbox, "006400", make_dimona([DimonaForm(action="IN", starting_date=date(2026, 9, 1))]), day=DAY,
@@ -251,8 +252,9 @@ def test_show_follows_a_set_forward_to_declarations_answers_facts_and_extracts(t
     assert "extract pensions/FO.EXTR.999999.20261128.00001.T (written): 3 records of this set" in text_view.output
 
 
-def test_show_follows_an_extract_and_one_of_its_records_back_to_the_archived_line(tmp_path: Path) -> None:
-    ws = _institutions_workspace(tmp_path)
+def test_show_follows_an_extract_and_one_of_its_records_back_to_the_archived_line(tmp_path: Path,
+                                                                                  new_db_url: NewDbUrl) -> None:
+    ws = _institutions_workspace(tmp_path, new_db_url)
     content = make_dmfa(workers=3, quarter="20253", seed=3)
     drop_set(ws.inbox, "006400", content, day=DAY)
     _run(ws)
@@ -339,8 +341,8 @@ def test_json_logs_give_one_object_per_line_with_stage_and_ticket(workspace: Wor
                                                  "GO.DMFA.006400.20261120.00002.T.1"]
 
 
-def test_a_full_cycle_with_debug_json_logs_shows_no_national_number(tmp_path: Path) -> None:
-    ws = _institutions_workspace(tmp_path)
+def test_a_full_cycle_with_debug_json_logs_shows_no_national_number(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _institutions_workspace(tmp_path, new_db_url)
     content = make_dmfa(workers=4, quarter="20253", seed=11, faults=["bad_insz", "duplicate_insz"])
     drop_set(ws.inbox, "006400", content, day=DAY)
     # A set whose schema error quotes a national number (with a letter glued to it) in the logged reason.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -17,21 +16,21 @@ from cbss_batch import loading
 from cbss_batch.config import BUNDLED_PARAMETERS
 from cbss_batch.errors import ConfigError, NotFound
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 from tests.e2e.test_drs import MAN, zima001
 
 DAY = TODAY.replace(day=20)
 OLD_RATE, NEW_RATE = "0.1307", "0.1310"
 
 
-def _workspace(tmp_path: Path) -> Workspace:
+def _workspace(tmp_path: Path, new_db_url: NewDbUrl) -> Workspace:
     root = tmp_path / "ws"
     write_config(root)
     shutil.copytree(BUNDLED_PARAMETERS, root / "config" / "parameters")  # this workspace's own rates
     (root / "config" / "institutions").mkdir()
     (root / "config" / "institutions" / "pensions.toml").write_text(
         'name = "pensions"\n[[subscriptions]]\nkind = "dmfa"\n[[subscriptions]]\nkind = "risk"\n')
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -59,8 +58,8 @@ def _bases(content: bytes) -> dict[tuple[str, str], int]:
     return found
 
 
-def test_a_changed_rate_is_shown_by_the_dry_run_then_applied_once(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_a_changed_rate_is_shown_by_the_dry_run_then_applied_once(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url)
     content = make_dmfa(workers=6, quarter="20253", seed=2)
     drop_set(ws.inbox, "006400", content, day=DAY)
     assert ws.cli("run").exit_code == 0
@@ -84,8 +83,7 @@ def test_a_changed_rate_is_shown_by_the_dry_run_then_applied_once(tmp_path: Path
     assert owed["delta"] == sum(line["delta_cents"] for line in declaration["lines"])
     assert "00085-044/P" in declaration["anomalies"]["added"]
     assert _hashes(ws.out()) == before  # a dry run writes nothing
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select net_owed_computed from declarations").fetchone()[0] == owed["old"]
+    assert ws.sql("select net_owed_computed from declarations")[0][0] == owed["old"]
 
     applied = ws.cli("--json", "reprocess", "--type", "DMFA")
     assert applied.exit_code == 0, applied.output
@@ -96,8 +94,7 @@ def test_a_changed_rate_is_shown_by_the_dry_run_then_applied_once(tmp_path: Path
     assert sorted(n.split(".")[1] for n in new if n.startswith("FO.")) == ["DMNO", "NOTI"]
     dmno = etree.parse(str(ws.out() / next(n for n in new if n.startswith("FO.DMNO")))).getroot()
     assert len(list(dmno.iter("WorkerRecordUpdateNotif"))) == len(bases)
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select net_owed_computed from declarations").fetchone()[0] == owed["new"]
+    assert ws.sql("select net_owed_computed from declarations")[0][0] == owed["new"]
 
     # the institution receives the corrected contributions
     assert ws.cli("extract").exit_code == 0
@@ -116,8 +113,8 @@ def test_a_changed_rate_is_shown_by_the_dry_run_then_applied_once(tmp_path: Path
     assert _hashes(ws.out()) == after  # the second application is a no-op
 
 
-def test_benefits_are_recomputed_for_social_risks(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_benefits_are_recomputed_for_social_risks(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url)
     # CALCULATIONS.md §3.6: monthly gross 4 000.00 → daily wage 153.8462; sickness 60 % = 92.31 a day
     drop_set(ws.inbox, "006400", zima001(insz=MAN, risk="001", start=date(2025, 1, 15), last_day=date(2025, 1, 14),
                                          amount=400000), day=DAY, file_type="ZIMA")
@@ -135,13 +132,12 @@ def test_benefits_are_recomputed_for_social_risks(tmp_path: Path) -> None:
         "old": ["sickness.primary_incapacity/days 31-365: 92.31 EUR a day"],
         "new": ["sickness.primary_incapacity/days 31-365: 100.00 EUR a day"]}
     ws.cli("reprocess", "--type", "ZIMA")
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select daily_amount from benefit_calculations").fetchall() == [("100.00",)]
+    assert ws.sql("select daily_amount from benefit_calculations") == [("100.00",)]
     assert json.loads(ws.cli("--json", "reprocess", "--type", "ZIMA").output)["sets"][0]["declarations"] == []
 
 
-def test_a_failed_set_is_processed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws = _workspace(tmp_path)
+def test_a_failed_set_is_processed_again(tmp_path: Path, new_db_url: NewDbUrl, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = _workspace(tmp_path, new_db_url)
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=DAY)
     real = loading.load_dmfa
 
@@ -150,34 +146,31 @@ def test_a_failed_set_is_processed_again(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(loading, "load_dmfa", broken)
     assert ws.cli("run").exit_code == 0
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select state from file_sets").fetchall() == [("failed",)]
+    assert ws.sql("select state from file_sets") == [("failed",)]
     monkeypatch.setattr(loading, "load_dmfa", real)
     dry = json.loads(ws.cli("--json", "reprocess", "--failed", "--dry-run").output)
     assert dry["sets"][0]["action"] == "processed-again" and dry["sets"][0]["applied"] is False
     result = ws.cli("--json", "reprocess", "--failed")
     assert json.loads(result.output)["sets"][0]["applied"] is True
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select state from file_sets").fetchall() == [("accepted",)]
+    assert ws.sql("select state from file_sets") == [("accepted",)]
     assert any(n.startswith("FO.NOTI") for n in ws.answers())
     with pytest.raises(NotFound):
         ws.cli("reprocess", "--failed")  # nothing failed any more
 
 
-def test_reprocess_needs_a_criterion(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_reprocess_needs_a_criterion(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url)
     with pytest.raises(ConfigError, match="say what to reprocess"):
         ws.cli("reprocess")
 
 
-def test_selection_by_declaration_ticket_and_sender(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_selection_by_declaration_ticket_and_sender(tmp_path: Path, new_db_url: NewDbUrl) -> None:
+    ws = _workspace(tmp_path, new_db_url)
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=DAY)
     drop_set(ws.inbox, "007700", make_dmfa(workers=2, quarter="20253", seed=8), day=DAY)
     ws.cli("run")
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        ticket = conn.execute("select d.ticket from declarations d join file_sets s on s.id = d.set_id "
-                              "where s.mailbox = '007700'").fetchone()[0]
+    [(ticket,)] = ws.sql("select d.ticket from declarations d join file_sets s on s.id = d.set_id "
+                         "where s.mailbox = '007700'")
     by_ticket = json.loads(ws.cli("--json", "reprocess", "--ticket", ticket, "--dry-run").output)
     by_sender = json.loads(ws.cli("--json", "reprocess", "--sender", "007700", "--dry-run").output)
     assert [s["ticket"] for s in by_ticket["sets"]] == [s["ticket"] for s in by_sender["sets"]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,6 @@ NAME_DAY = TODAY.replace(day=20)
 
 def _schema(official: Path, name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(official / "xsd" / "Dimona" / name)))
-
-
-def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 def _xml(path: Path) -> etree._Element:
@@ -50,10 +44,10 @@ def test_valid_set_gets_positive_acrf_and_accepting_noti(workspace: Workspace, o
     assert (workspace.out() / "GO.NOTI.999999.20261128.00002.T").read_bytes() == b""
     # The inbox is empty, every byte is archived under its hash, the staging rows are there.
     assert list((workspace.inbox / "006400" / "INTEST").iterdir()) == []
-    assert _rows(workspace, "select state, result_code from file_sets") == [("accepted", 1)]
-    assert _rows(workspace, "select count(*) from natural_persons") == [(3,)]
-    assert _rows(workspace, "select accepted, persons from declarations") == [(1, 3)]
-    for (sha, path) in _rows(workspace, "select sha256, archive_path from received_files"):
+    assert workspace.sql("select state, result_code from file_sets") == [("accepted", 1)]
+    assert workspace.sql("select count(*) from natural_persons") == [(3,)]
+    assert workspace.sql("select accepted, persons from declarations") == [(1, 3)]
+    for (sha, path) in workspace.sql("select sha256, archive_path from received_files"):
         assert hashlib.sha256(Path(str(path)).read_bytes()).hexdigest() == sha
 
 
@@ -70,8 +64,8 @@ def test_bad_insz_refuses_the_declaration_with_its_location(workspace: Workspace
     assert int(report.findtext("AnomalyLocation/LineNbr")) > 0
     assert int(report.findtext("AnomalyLocation/ColumnNbr")) > 0
     assert report.findtext("Path/INSS") is not None and len(report.findtext("Path/INSS")) == 11
-    assert _rows(workspace, "select accepted, result_code from declarations") == [(0, 0)]
-    assert _rows(workspace, "select code, anomaly_class from anomalies") == [("00024-004", "B")]
+    assert workspace.sql("select accepted, result_code from declarations") == [(0, 0)]
+    assert workspace.sql("select code, anomaly_class from anomalies") == [("00024-004", "B")]
 
 
 def test_one_refused_declaration_leaves_the_others_accepted(workspace: Workspace) -> None:
@@ -94,7 +88,7 @@ def test_net_owed_amount_off_by_one_cent_is_refused(workspace: Workspace) -> Non
     report = noti.find("Form/HandlingResult/AnomalyReport")
     assert report is not None
     assert report.findtext("ErrorID") == "00015-007"
-    declared, computed = _rows(workspace, "select net_owed_declared, net_owed_computed from declarations")[0]
+    declared, computed = workspace.sql("select net_owed_declared, net_owed_computed from declarations")[0]
     assert isinstance(declared, int) and isinstance(computed, int)
     assert abs(declared - computed) == 1
 
@@ -104,9 +98,9 @@ def test_multi_part_set_is_reassembled_in_part_order(workspace: Workspace) -> No
     paths = drop_set(workspace.inbox, "006400", content, day=NAME_DAY, parts=3)
     assert [p.name for p in paths][-1] == "GO.DMFA.006400.20261120.00001.T.3"
     assert workspace.cli("run").exit_code == 0
-    assert _rows(workspace, "select state, content_sha256 from file_sets") == [
+    assert workspace.sql("select state, content_sha256 from file_sets") == [
         ("accepted", hashlib.sha256(content).hexdigest())]
-    assert _rows(workspace, "select count(*) from natural_persons") == [(40,)]
+    assert workspace.sql("select count(*) from natural_persons") == [(40,)]
 
 
 def test_set_without_go_waits_and_is_not_answered(workspace: Workspace) -> None:
@@ -121,9 +115,9 @@ def test_td_cancels_the_set_without_processing(workspace: Workspace) -> None:
     (workspace.inbox / "006400" / "INTEST" / "TD.DMFA.006400.20261120.00001.T.1").write_bytes(b"")
     assert workspace.cli("run").exit_code == 0
     assert workspace.answers() == []
-    assert _rows(workspace, "select state from file_sets") == [("cancelled",)]
-    assert _rows(workspace, "select count(*) from received_files") == [(3,)]
-    assert _rows(workspace, "select count(*) from declarations") == [(0,)]
+    assert workspace.sql("select state from file_sets") == [("cancelled",)]
+    assert workspace.sql("select count(*) from received_files") == [(3,)]
+    assert workspace.sql("select count(*) from declarations") == [(0,)]
 
 
 def test_production_set_is_answered_in_out(workspace: Workspace) -> None:
@@ -143,7 +137,7 @@ def test_official_example_is_processed(workspace: Workspace, official: Path) -> 
     noti = _xml(workspace.out() / "FO.NOTI.999999.20261128.00002.T")
     assert _schema(official, "NOTIFICATION_20223.xsd").validate(noti)
     assert noti.findtext("Form/EmployerId/NOSSRegistrationNbr") == "199999934"
-    assert _rows(workspace, "select persons from declarations") == [(7,)]
+    assert workspace.sql("select persons from declarations") == [(7,)]
 
 
 def test_second_run_changes_nothing(workspace: Workspace) -> None:
@@ -167,10 +161,10 @@ def test_crash_after_recording_resumes_from_the_archive(workspace: Workspace,
 
     monkeypatch.setattr(pipeline, "process_set", crash)
     assert workspace.cli("run").exit_code == 1  # the run stopped
-    assert _rows(workspace, "select state from file_sets") == [("received",)]
+    assert workspace.sql("select state from file_sets") == [("received",)]
     monkeypatch.undo()
     assert workspace.cli("run").exit_code == 0
-    assert _rows(workspace, "select state from file_sets") == [("accepted",)]
+    assert workspace.sql("select state from file_sets") == [("accepted",)]
     assert [n for n in workspace.answers() if n.startswith("FO.ACRF")] == ["FO.ACRF.999999.20261128.00001.T"]
 
 
@@ -189,7 +183,7 @@ def test_crash_before_delivery_delivers_once_on_next_run(workspace: Workspace,
     monkeypatch.undo()
     assert workspace.cli("run").exit_code == 0
     assert len(workspace.answers()) == 4
-    assert _rows(workspace, "select count(*) from outbound_messages where state = 'written'") == [(2,)]
+    assert workspace.sql("select count(*) from outbound_messages where state = 'written'") == [(2,)]
 
 
 def test_duplicate_content_acrf_names_the_original_ticket_and_is_exact(workspace: Workspace, official: Path) -> None:
@@ -221,7 +215,7 @@ def test_duplicate_content_acrf_names_the_original_ticket_and_is_exact(workspace
 </ACRF>
 """
     assert _schema(official, "ACRF_20231.xsd").validate(etree.parse(str(path)))
-    assert _rows(workspace, "select ticket, state, duplicate_of from file_sets order by id") == [
+    assert workspace.sql("select ticket, state, duplicate_of from file_sets order by id") == [
         ("CB2026112800000001", "accepted", None), ("CB2026112800000003", "rejected", "CB2026112800000001")]
 
 
@@ -293,7 +287,7 @@ def test_a_refused_name_interrupted_before_its_answer_is_answered_on_the_next_ru
 
     monkeypatch.setattr(pipeline, "_reject", crash)
     assert workspace.cli("run").exit_code == 1
-    assert _rows(workspace, "select state from file_sets") == [("received",)]
+    assert workspace.sql("select state from file_sets") == [("received",)]
     monkeypatch.undo()
     assert workspace.cli("run").exit_code == 0
     acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")

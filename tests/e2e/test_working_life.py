@@ -4,7 +4,6 @@ ZIMA006 resumption → DmfA modification → Dimona OUT → WECH001, with the pe
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -88,11 +87,10 @@ def test_a_working_life(workspace: Workspace, official: Path) -> None:
     assert [e.text for e in noti.iter("ErrorID")] == ["00045-008"]
 
     # The personnel file and the person's history across all message types.
-    with sqlite3.connect(workspace.root / "var" / "cbss.db") as conn:
-        periods = conn.execute("select period_id, starting_date, ending_date, version from employment_periods")
-        assert periods.fetchall() == [(period, "2025-04-01", "2025-12-31", 2)]
-        quarters = conn.execute("select quarter, current_version, accepted from declarations order by quarter")
-        assert quarters.fetchall() == [("20252", 1, 1), ("20253", 2, 1)]
+    assert workspace.sql("select period_id, starting_date, ending_date, version from employment_periods") == [
+        (period, "2025-04-01", "2025-12-31", 2)]
+    assert workspace.sql("select quarter, current_version, accepted from declarations order by quarter") == [
+        ("20252", 1, 1), ("20253", 2, 1)]
     result = workspace.cli("--json", "show", insz)
     history = json.loads(result.output)
     assert [d["action"] for d in history["dimona_declarations"]] == ["IN", "OUT"]

@@ -28,13 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cbss_batch.faults import CRASH_ENV, CRASH_EXIT_CODE
-from cbss_batch.store.session import make_engine, upgrade
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import write_config
+from tests.conftest import NewDbUrl, write_config
 from tests.integration.test_workers import DAY, _rows
 
 SENDERS = [f"{n:06d}" for n in range(6400, 6410)]
@@ -77,18 +75,6 @@ def _cluster() -> Cluster:
         if port is None or port.group(1) == "5432":
             return Cluster(path.name)
     pytest.skip("no cluster 'main' listening on port 5432 under /etc/postgresql")
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> Iterator[str]:
-    """The session's PostgreSQL database, emptied and migrated for this test."""
-    engine = make_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(pg_database)
-    yield pg_database
 
 
 @pytest.fixture
@@ -316,11 +302,12 @@ def test_killed_workers_and_a_restarted_server_give_the_answers_of_a_quiet_run(
     assert not tracebacks, f"tracebacks in the worker logs: {tracebacks}"
 
 
-def test_a_worker_killed_between_removing_a_sets_inbox_files_leaves_no_second_set(tmp_path: Path) -> None:
+def test_a_worker_killed_between_removing_a_sets_inbox_files_leaves_no_second_set(tmp_path: Path,
+                                                                                  new_db_url: NewDbUrl) -> None:
     """Found by the chaos test: the GO left alone in the inbox became a second set, refused with ACRF-120."""
     root = tmp_path / "ws"
     write_config(root)
-    url = f"sqlite:///{root / 'var' / 'cbss.db'}"
+    url = new_db_url(root)
     subprocess.run([sys.executable, "-m", "cbss_batch", "--db", url, "init"], cwd=root, check=True, capture_output=True)
     fi, go = drop_set(root / "inbox", "006400", make_dmfa(workers=1, quarter="20253", seed=1), day=DAY)
     crashed = subprocess.run([sys.executable, "-m", "cbss_batch", "--db", url, "worker", "--until-idle", "0"],

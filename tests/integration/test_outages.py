@@ -19,24 +19,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
 
-from cbss_batch.store.session import make_engine, upgrade
+from cbss_batch.store.session import upgrade
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import write_config
+from tests.conftest import NewDbUrl, write_config
 from tests.integration.test_workers import DAY, _rows
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> Iterator[str]:
-    """The session's PostgreSQL database, emptied and migrated for this test."""
-    engine = make_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(pg_database)
-    yield pg_database
 
 
 def _cbss(root: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -98,6 +85,7 @@ def _assert_untouched(root: Path, dropped: list[Path], contents: list[bytes]) ->
     assert _files(root / "var" / "archive") == []
 
 
+# One backend by nature: a PostgreSQL server that does not answer (SQLite has no server).
 def test_run_stops_with_one_error_line_when_postgresql_is_unreachable(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     dropped = _workspace(root)
@@ -131,6 +119,7 @@ def _read_only_folder(folder: Path, prepare: bool) -> Iterator[Path]:
         yield folder
 
 
+# One backend by nature: the embedded database file in a folder nobody may write to.
 @pytest.mark.parametrize("initialised", [False, True], ids=["new-database", "initialised-database"])
 def test_run_stops_with_one_error_line_when_the_sqlite_folder_is_read_only(tmp_path: Path,
                                                                            initialised: bool) -> None:
@@ -161,6 +150,7 @@ TERMINATE = ("select count(*) filter (where pg_terminate_backend(pid)) from pg_s
              "where datname = current_database() and pid <> pg_backend_pid()")
 
 
+# One backend by nature: server connections cut by pg_terminate_backend in the middle of a COPY.
 def test_run_stops_cleanly_when_its_database_connections_are_cut_while_staging(tmp_path: Path,
                                                                                pg_url: str) -> None:
     root = tmp_path / "ws"
@@ -207,12 +197,12 @@ def test_run_stops_cleanly_when_its_database_connections_are_cut_while_staging(t
 
 
 def test_run_stops_with_a_clear_error_when_the_archive_is_full_and_completes_once_there_is_room(
-        tmp_path: Path) -> None:
+        tmp_path: Path, new_db_url: NewDbUrl) -> None:
     archive = tmp_path / "archive"
     with _tmpfs(archive, "size=512k"):
         root = tmp_path / "ws"
         write_config(root, f'[paths]\narchive = "{archive}"\n')
-        url = f"sqlite:///{root / 'var' / 'cbss.db'}"
+        url = new_db_url(root)
         assert _cbss(root, url, "init").returncode == 0
         content = make_dmfa(workers=300, quarter="20253", seed=3)
         assert len(content) > 2 * 512 * 1024

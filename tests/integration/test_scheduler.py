@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,13 @@ def start(tmp_path: Path) -> Iterator[Callable[[Workspace], Scheduler]]:
             s.proc.wait(10)
 
 
+# The leader and standby tests below are PostgreSQL's advisory lock (SQLite's lock file: further down).
 @pytest.fixture
-def pg_workspace(tmp_path: Path, pg_database: str) -> Workspace:
-    """An initialised workspace on a fresh PostgreSQL schema."""
-    engine = create_engine(pg_database, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def pg_workspace(tmp_path: Path, pg_url: str) -> Workspace:
+    """An initialised workspace on a fresh PostgreSQL database."""
     root = tmp_path / "pgws"
     write_config(root)
-    ws = Workspace(root, pg_database)
+    ws = Workspace(root, pg_url)
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -157,7 +154,8 @@ def test_leader_that_loses_its_lock_connection_stops_leading(pg_workspace: Works
     engine = create_engine(pg_workspace.db_url, poolclass=NullPool)
     with engine.begin() as conn:  # the database drops the leader's lock connection (restart, network, admin)
         assert conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                                 "AND granted")).scalars().all() == [True]
+                                 "AND granted AND database = (SELECT oid FROM pg_database "
+                                 "WHERE datname = current_database())")).scalars().all() == [True]
     engine.dispose()
     scheduler.wait_for(r"lost the scheduler lock \(advisory lock -?\d+ in database \w+\); no new jobs start here")
     wait_until(lambda: scheduler.text().count("this scheduler is now active on this database") == 2, 20,
@@ -232,6 +230,8 @@ def test_sigterm_lets_the_running_job_finish_and_exits_0(workspace: Workspace,
     assert "scheduler stopped" in scheduler.text()
 
 
+@pytest.mark.backend("sqlite", reason="the lock file SQLite's leadership uses; PostgreSQL's: "
+                                     "test_one_scheduler_runs_the_jobs_and_a_standby_takes_over_when_it_dies")
 def test_second_scheduler_on_sqlite_stands_by_until_the_first_stops(
         workspace: Workspace, start: Callable[[Workspace], Scheduler]) -> None:
     configure(workspace, CYCLE_EVERY_SECOND.format(lease=2, every=1))
@@ -294,15 +294,21 @@ def test_crontab_weekday_numbers_start_on_sunday(field: str, expected: str) -> N
     assert crontab_weekdays(field) == expected
 
 
-def _paused_scheduler(url: str) -> Any:
+@contextmanager
+def _paused_scheduler(url: str) -> Iterator[Any]:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cbss_batch.store.session import make_engine
 
-    scheduler = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=make_engine(url))})
+    engine = make_engine(url)
+    scheduler = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=engine)})
     scheduler.start(paused=True)
-    return scheduler
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown()
+        engine.dispose()  # no connection left open for the garbage collector to find
 
 
 def test_restart_keeps_unchanged_jobs_and_replaces_changed_ones(workspace: Workspace,
@@ -313,27 +319,24 @@ def test_restart_keeps_unchanged_jobs_and_replaces_changed_ones(workspace: Works
                  '[[scheduler.jobs]]\nname = "{second}"\nkind = "housekeeping"\ncron = "30 3 * * *"\n')
     configure(workspace, jobs_toml.format(every=600, second="b"))
     settings = load_settings(None, {"CBSS_DB_URL": workspace.db_url})
-    scheduler = _paused_scheduler(workspace.db_url)
-    sync_jobs(scheduler, plan_jobs(settings, None), options)
-    first_a = scheduler.get_job("a").next_run_time
-    scheduler.shutdown()
+    with _paused_scheduler(workspace.db_url) as scheduler:
+        sync_jobs(scheduler, plan_jobs(settings, None), options)
+        first_a = scheduler.get_job("a").next_run_time
 
     time.sleep(1.1)  # an interval trigger made now would start later
-    scheduler = _paused_scheduler(workspace.db_url)
-    sync_jobs(scheduler, plan_jobs(settings, None), options)
-    assert scheduler.get_job("a").next_run_time == first_a  # unchanged: the stored schedule is kept
-    scheduler.shutdown()
+    with _paused_scheduler(workspace.db_url) as scheduler:
+        sync_jobs(scheduler, plan_jobs(settings, None), options)
+        assert scheduler.get_job("a").next_run_time == first_a  # unchanged: the stored schedule is kept
 
     configure(workspace, jobs_toml.format(every=900, second="c"))
     settings = load_settings(None, {"CBSS_DB_URL": workspace.db_url})
-    scheduler = _paused_scheduler(workspace.db_url)
-    sync_jobs(scheduler, plan_jobs(settings, None), {**options, "misfire_grace_time": 120})
-    assert scheduler.get_job("a").next_run_time > first_a  # changed interval: a new schedule
-    assert str(scheduler.get_job("a").trigger) == "interval[0:15:00]"
-    assert sorted(j.id for j in scheduler.get_jobs()) == ["a", "c"]  # b is no longer configured
-    assert scheduler.get_job("c").misfire_grace_time == 120
-    assert scheduler.get_job("c").args == (str(settings.config_path), None, "c")
-    scheduler.shutdown()
+    with _paused_scheduler(workspace.db_url) as scheduler:
+        sync_jobs(scheduler, plan_jobs(settings, None), {**options, "misfire_grace_time": 120})
+        assert scheduler.get_job("a").next_run_time > first_a  # changed interval: a new schedule
+        assert str(scheduler.get_job("a").trigger) == "interval[0:15:00]"
+        assert sorted(j.id for j in scheduler.get_jobs()) == ["a", "c"]  # b is no longer configured
+        assert scheduler.get_job("c").misfire_grace_time == 120
+        assert scheduler.get_job("c").args == (str(settings.config_path), None, "c")
 
 
 def test_housekeeping_removes_old_delivered_bodies_and_stale_partials_only(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from cbss_batch.errors import BatchError
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 from tests.sshd import LoopbackSshd, sshd_binary
 
 pytestmark = pytest.mark.skipif(sshd_binary() is None,
@@ -63,12 +62,12 @@ def remote(tmp_path: Path) -> Iterator[Remote]:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, remote: Remote) -> Workspace:
+def ws(tmp_path: Path, remote: Remote, new_db_url: NewDbUrl) -> Workspace:
     root = tmp_path / "ws"
     write_config(root, SFTP)
     (root / "config" / "known_hosts").write_text(remote.sshd.known_hosts_line, encoding="ascii")
     register(root, remote, "006400")
-    workspace = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    workspace = Workspace(root, new_db_url(root))
     assert workspace.cli("init").exit_code == 0
     return workspace
 
@@ -78,11 +77,6 @@ def failing_run(ws: Workspace, *args: str) -> str:
     with pytest.raises(BatchError) as caught:
         ws.cli(*args, "run")
     return str(caught.value)
-
-
-def rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        return conn.execute(sql).fetchall()
 
 
 ANSWERS = ["FO.ACRF.999999.20261128.00001.T", "FO.NOTI.999999.20261128.00002.T",
@@ -99,22 +93,22 @@ def test_full_cycle_pulls_processes_and_pushes_answers(ws: Workspace, remote: Re
     assert ws.answers() == ANSWERS  # the local outbox keeps its copy
     for name in ANSWERS:
         assert (remote.folder("006400", "OUTTEST") / name).read_bytes() == (ws.out() / name).read_bytes()
-    assert rows(ws, "select state from file_sets") == [("accepted",)]
-    assert rows(ws, "select name, state from pulled_files order by name") == [
+    assert ws.sql("select state from file_sets") == [("accepted",)]
+    assert ws.sql("select name, state from pulled_files order by name") == [
         (p.name, "removed") for p in sorted(sent)]
-    assert rows(ws, "select count(*) from outbound_messages where pushed_at is not null") == [(2,)]
+    assert ws.sql("select count(*) from outbound_messages where pushed_at is not null") == [(2,)]
     # a second cycle has nothing to pull and pushes nothing twice
     again = ws.cli("--json", "run")
     assert '"sets_pulled": 0' in again.output and '"answers_pushed": 0' in again.output
     assert remote.names("006400", "OUTTEST") == ANSWERS
 
 
-def test_pulled_files_can_be_moved_to_a_done_folder(tmp_path: Path, remote: Remote) -> None:
+def test_pulled_files_can_be_moved_to_a_done_folder(tmp_path: Path, remote: Remote, new_db_url: NewDbUrl) -> None:
     root = tmp_path / "ws2"
     write_config(root, SFTP)
     (root / "config" / "known_hosts").write_text(remote.sshd.known_hosts_line, encoding="ascii")
     register(root, remote, "006400", extra='after_pull = "move"\ndone = "archived"\n')
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     ws.cli("init")
     sent = drop_set(remote.root, "006400", make_dmfa(workers=1, quarter="20253"), day=DAY)
     assert ws.cli("run").exit_code == 0
@@ -137,7 +131,7 @@ def test_go_before_the_last_part_waits_for_it(ws: Workspace, remote: Remote) -> 
     last_part.write_bytes(held)
     second = ws.cli("--json", "run")
     assert '"sets_pulled": 1' in second.output
-    assert rows(ws, "select state, parts from file_sets") == [("accepted", 2)]
+    assert ws.sql("select state, parts from file_sets") == [("accepted", 2)]
     assert remote.names("006400", "OUTTEST") == ANSWERS
 
 
@@ -154,7 +148,7 @@ def test_changed_host_key_refuses_the_connection_then_trust_records_it(ws: Works
                                                                                     str(remote.sshd.port)))
     drop_set(remote.root, "006400", make_dmfa(workers=1, quarter="20253"), day=DAY)
     assert "CHANGED" in failing_run(ws)
-    assert rows(ws, "select count(*) from file_sets") == [(0,)]
+    assert ws.sql("select count(*) from file_sets") == [(0,)]
     trusted = ws.cli("mailbox", "trust", "006400", "--yes")
     assert trusted.exit_code == 0, trusted.output
     assert "SHA256:" in trusted.output
@@ -198,7 +192,7 @@ def test_connection_dropped_mid_download_loses_and_duplicates_nothing(ws: Worksp
     assert len(remote.names("006400", "INTEST")) == 2  # still in the mailbox
     second = ws.cli("run")
     assert second.exit_code == 0, second.output
-    assert rows(ws, "select state from file_sets") == [("accepted",)]
+    assert ws.sql("select state from file_sets") == [("accepted",)]
     assert remote.names("006400", "OUTTEST") == ANSWERS
 
 
@@ -237,7 +231,7 @@ def test_stalled_server_times_out_and_the_next_mailbox_is_served(tmp_path: Path,
         second = ws.cli("run")
         assert second.exit_code == 0, second.output
         assert remote.names("005500", "OUTTEST") == ANSWERS
-        assert rows(ws, "select mailbox, state from file_sets order by mailbox") == [
+        assert ws.sql("select mailbox, state from file_sets order by mailbox") == [
             ("005500", "accepted"), ("006400", "accepted")]
     finally:
         stalled.stop()
@@ -250,12 +244,12 @@ def test_permission_denied_on_remove_does_not_process_twice(ws: Workspace, remot
     with caplog.at_level(logging.ERROR):
         failing_run(ws)
     assert any("permission denied while removing" in r.getMessage() for r in caplog.records)
-    assert rows(ws, "select state from file_sets") == [("accepted",)]  # the pulled set was processed once
+    assert ws.sql("select state from file_sets") == [("accepted",)]  # the pulled set was processed once
     remote.sshd.restart()
     second = ws.cli("--json", "run")
     assert second.exit_code == 0, second.output
     assert '"sets_pulled": 1' in second.output  # only the removal was finished
-    assert rows(ws, "select count(*) from file_sets") == [(1,)]
+    assert ws.sql("select count(*) from file_sets") == [(1,)]
     assert remote.names("006400", "INTEST") == []
     assert remote.names("006400", "OUTTEST") == ANSWERS
 
@@ -269,13 +263,13 @@ def test_read_only_mailbox_keeps_answers_until_the_upload_works(ws: Workspace, r
     assert any("could not push" in r.getMessage() and "permission denied" in r.getMessage()
                for r in caplog.records)
     assert remote.names("006400", "OUTTEST") == []
-    assert rows(ws, "select push_failures, pushed_at is null from outbound_messages order by id") == [
+    assert ws.sql("select push_failures, pushed_at is null from outbound_messages order by id") == [
         (1, 1), (1, 1)]
     remote.sshd.restart()
     second = ws.cli("run")
     assert second.exit_code == 0, second.output
     assert remote.names("006400", "OUTTEST") == ANSWERS
-    assert rows(ws, "select count(*) from outbound_messages where pushed_at is null") == [(0,)]
+    assert ws.sql("select count(*) from outbound_messages where pushed_at is null") == [(0,)]
 
 
 def test_upload_interrupted_mid_file_is_completed_once(ws: Workspace, remote: Remote) -> None:
@@ -292,7 +286,7 @@ def test_upload_interrupted_mid_file_is_completed_once(ws: Workspace, remote: Re
     assert remote.names("006400", "OUTTEST") == ANSWERS
     for name in ANSWERS:
         assert (out / name).read_bytes() == (ws.out() / name).read_bytes()
-    assert rows(ws, "select count(*) from audit_events where event = 'answer-pushed'") == [(2,)]
+    assert ws.sql("select count(*) from audit_events where event = 'answer-pushed'") == [(2,)]
 
 
 def test_mailbox_check_lists_remote_folders(ws: Workspace, remote: Remote) -> None:
@@ -318,7 +312,7 @@ def test_extracts_are_pushed_to_an_institution_mailbox(ws: Workspace, remote: Re
     assert sorted(p.name for p in out.iterdir()) == ["FO.EXTR.999999.20261128.00001.T",
                                                     "GO.EXTR.999999.20261128.00001.T"]
     assert not (ws.outbox / "institutions" / "pensions").exists()  # local = false
-    assert rows(ws, "select count(*) from extracts where pushed_at is not null") == [(1,)]
+    assert ws.sql("select count(*) from extracts where pushed_at is not null") == [(1,)]
     (out / "FO.EXTR.999999.20261128.00001.T").unlink()
     assert ws.cli("resend", "FO.EXTR.999999.20261128.00001.T").exit_code == 0
     assert ws.cli("extract").exit_code == 0  # the resent extract is pushed again
@@ -339,10 +333,10 @@ def test_a_crash_between_push_and_its_record_does_not_deliver_twice(ws: Workspac
                              capture_output=True, text=True, timeout=120)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
     assert remote.names("006400", "OUTTEST") == ["FO.ACRF.999999.20261128.00001.T", "GO.ACRF.999999.20261128.00001.T"]
-    assert rows(ws, "select count(*) from outbound_messages where pushed_at is not null") == [(0,)]
+    assert ws.sql("select count(*) from outbound_messages where pushed_at is not null") == [(0,)]
     uploads = (remote.folder("006400", "OUTTEST") / "FO.ACRF.999999.20261128.00001.T").stat().st_mtime_ns
     again = subprocess.run(command, cwd=ws.root, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert remote.names("006400", "OUTTEST") == ANSWERS
     assert (remote.folder("006400", "OUTTEST") / "FO.ACRF.999999.20261128.00001.T").stat().st_mtime_ns == uploads
-    assert rows(ws, "select count(*) from outbound_messages where pushed_at is not null") == [(2,)]
+    assert ws.sql("select count(*) from outbound_messages where pushed_at is not null") == [(2,)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from lxml import etree
 
 from cbss_batch.signatures import MAX_SIGNATURE_FILE, digest_of, load_public_key, sign_digest, verify_digest
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 
 DAY = TODAY.replace(day=20)
 
@@ -40,7 +39,7 @@ def sender_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _workspace(tmp_path: Path, sender_key: rsa.RSAPrivateKey, extra: str = "") -> Workspace:
+def _workspace(tmp_path: Path, new_db_url: NewDbUrl, sender_key: rsa.RSAPrivateKey, extra: str = "") -> Workspace:
     root = tmp_path / "ws"
     write_config(root, extra, signatures=True)
     senders = root / "config" / "senders"
@@ -48,7 +47,7 @@ def _workspace(tmp_path: Path, sender_key: rsa.RSAPrivateKey, extra: str = "") -
     (senders / "006400.pem").write_bytes(_certificate(sender_key))
     (senders / "006400.toml").write_text('number = "006400"\ncertificate = "006400.pem"\n'
                                          '[mandates]\nall_employers = true\n', encoding="utf-8")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     return ws
 
@@ -75,8 +74,8 @@ def _send_signed(ws: Workspace, tmp_path: Path, key: rsa.RSAPrivateKey | ec.Elli
     return fi
 
 
-def test_signed_production_set_is_accepted(tmp_path: Path, sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+def test_signed_production_set_is_accepted(tmp_path: Path, new_db_url: NewDbUrl, sender_key: rsa.RSAPrivateKey) -> None:
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     fi = _send_signed(ws, tmp_path, sender_key)
     assert sorted(p.name for p in fi[0].parent.glob("FS.*")) == [
         "FS.DMFA.006400.20261120.00001.R.2.1", "FS.DMFA.006400.20261120.00001.R.2.2"]
@@ -84,44 +83,46 @@ def test_signed_production_set_is_accepted(tmp_path: Path, sender_key: rsa.RSAPr
     assert _acrf_codes(ws, "OUT") == ("1", [])
 
 
-def test_one_tampered_byte_gives_acrf_125(tmp_path: Path, sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+def test_one_tampered_byte_gives_acrf_125(tmp_path: Path, new_db_url: NewDbUrl, sender_key: rsa.RSAPrivateKey) -> None:
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     fi = _send_signed(ws, tmp_path, sender_key)
     data = bytearray(fi[1].read_bytes())
     data[len(data) // 2] ^= 0x01
     fi[1].write_bytes(bytes(data))
     assert ws.cli("run").exit_code == 0
     assert _acrf_codes(ws, "OUT") == ("0", ["ACRF-125"])
-    with sqlite3.connect(ws.root / "var" / "cbss.db") as conn:
-        assert conn.execute("select reason from file_sets").fetchone()[0].startswith("part 2: the signature does not")
+    [(reason,)] = ws.sql("select reason from file_sets")
+    assert str(reason).startswith("part 2: the signature does not")
 
 
-def test_signature_with_another_key_gives_acrf_125(tmp_path: Path, sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+def test_signature_with_another_key_gives_acrf_125(tmp_path: Path, new_db_url: NewDbUrl,
+                                                   sender_key: rsa.RSAPrivateKey) -> None:
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     _send_signed(ws, tmp_path, rsa.generate_private_key(public_exponent=65537, key_size=2048))
     ws.cli("run")
     assert _acrf_codes(ws, "OUT") == ("0", ["ACRF-125"])
 
 
-def test_missing_signature_in_production_gives_acrf_122_and_125(tmp_path: Path,
+def test_missing_signature_in_production_gives_acrf_122_and_125(tmp_path: Path, new_db_url: NewDbUrl,
                                                                   sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253"), env="R", day=DAY)
     ws.cli("run")
     assert _acrf_codes(ws, "OUT") == ("0", ["ACRF-122", "ACRF-125"])
 
 
-def test_missing_signature_in_test_environment_is_accepted(tmp_path: Path, sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+def test_missing_signature_in_test_environment_is_accepted(tmp_path: Path, new_db_url: NewDbUrl,
+                                                           sender_key: rsa.RSAPrivateKey) -> None:
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253"), env="T", day=DAY)
     ws.cli("run")
     assert _acrf_codes(ws, "OUTTEST") == ("1", [])
 
 
-def test_production_set_of_a_sender_without_certificate_gives_acrf_125(tmp_path: Path) -> None:
+def test_production_set_of_a_sender_without_certificate_gives_acrf_125(tmp_path: Path, new_db_url: NewDbUrl) -> None:
     root = tmp_path / "ws"
     write_config(root, signatures=True)
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     ws.cli("init")
     key = ec.generate_private_key(ec.SECP256R1())
     _send_signed(ws, tmp_path, key, parts=1)
@@ -129,8 +130,8 @@ def test_production_set_of_a_sender_without_certificate_gives_acrf_125(tmp_path:
     assert _acrf_codes(ws, "OUT") == ("0", ["ACRF-125"])
 
 
-def test_ec_public_key_file_verifies(tmp_path: Path, sender_key: rsa.RSAPrivateKey) -> None:
-    ws = _workspace(tmp_path, sender_key)
+def test_ec_public_key_file_verifies(tmp_path: Path, new_db_url: NewDbUrl, sender_key: rsa.RSAPrivateKey) -> None:
+    ws = _workspace(tmp_path, new_db_url, sender_key)
     key = ec.generate_private_key(ec.SECP384R1())
     (ws.root / "config" / "senders" / "006400.pem").write_bytes(key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
@@ -139,11 +140,12 @@ def test_ec_public_key_file_verifies(tmp_path: Path, sender_key: rsa.RSAPrivateK
     assert _acrf_codes(ws, "OUT") == ("1", [])
 
 
-def test_our_answers_carry_a_signature_when_a_key_is_configured(tmp_path: Path, sender_key: rsa.RSAPrivateKey,
+def test_our_answers_carry_a_signature_when_a_key_is_configured(tmp_path: Path, new_db_url: NewDbUrl,
+                                                                sender_key: rsa.RSAPrivateKey,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     ours = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     monkeypatch.setenv("CBSS_TEST_SIGNING_KEY", _pem(ours).decode("ascii"))
-    ws = _workspace(tmp_path, sender_key, '[signing]\nkey_env = "CBSS_TEST_SIGNING_KEY"\n')
+    ws = _workspace(tmp_path, new_db_url, sender_key, '[signing]\nkey_env = "CBSS_TEST_SIGNING_KEY"\n')
     drop_set(ws.inbox, "006400", make_dmfa(workers=2, quarter="20253"), env="T", day=DAY)
     assert ws.cli("run").exit_code == 0
     out = ws.out("006400", "OUTTEST")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -18,7 +19,7 @@ from cbss_batch.store.tables import (
     natural_persons,
 )
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, Workspace, write_config
+from tests.conftest import TODAY, NewDbUrl, Workspace, write_config
 
 
 def test_schema_head_constant_matches_the_migrations() -> None:
@@ -91,10 +92,10 @@ def test_a_set_runs_end_to_end_on_each_backend(db_url: str, tmp_path) -> None:  
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["parallel-check", "in-stream-check"])
-def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path: Path, new_db_url: NewDbUrl) -> None:
     root = tmp_path / "ws"
     write_config(root, f"parallel_validation = {str(parallel).lower()}\nparallel_validation_min_bytes = 0\n")
-    ws = Workspace(root, f"sqlite:///{root / 'var' / 'cbss.db'}")
+    ws = Workspace(root, new_db_url(root))
     assert ws.cli("init").exit_code == 0
     drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253"), day=TODAY.replace(day=20))
     drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253", faults=["schema"]), day=TODAY.replace(day=20),

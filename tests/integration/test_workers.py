@@ -10,30 +10,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from cbss_batch.faults import PAUSE_ENV, PAUSE_FILE_ENV
-from cbss_batch.store.session import make_engine, upgrade
+from cbss_batch.store.session import make_engine
 from tests.builders import drop_set, make_dmfa
 from tests.conftest import TODAY, write_config
 
 DAY = TODAY.replace(day=20)
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> Iterator[str]:
-    """The session's PostgreSQL database, emptied and migrated for this test."""
-    engine = make_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(pg_database)
-    yield pg_database
 
 
 def _worker(root: Path, db_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -56,6 +42,7 @@ def _answers(root: Path) -> dict[str, str]:
             for p in sorted((root / "outbox").rglob("*")) if p.is_file()}
 
 
+# Several workers need PostgreSQL (FOR UPDATE SKIP LOCKED); on SQLite a second worker refuses (below).
 def test_four_workers_process_two_hundred_sets_each_exactly_once(tmp_path: Path, pg_url: str) -> None:
     root = tmp_path / "ws"
     write_config(root)
@@ -139,6 +126,7 @@ def _normalised(root: Path) -> list[tuple[str, bytes]]:
     return sorted(out)
 
 
+# One backend by nature: the refusal is SQLite's (one writer).
 def test_a_second_worker_on_sqlite_refuses_to_start(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     write_config(root)
