@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,7 +36,9 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
     archive_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     digest = hashlib.sha256()
     size = 0
-    temp = archive_root / f".incoming-{os.getpid()}-{source.name[:40].replace(os.sep, '_')}"
+    # one temporary name per process and thread: the parts of a set are archived side by side
+    temp = archive_root / (f".incoming-{os.getpid()}-{threading.get_native_id()}-"
+                           f"{source.name[:40].replace(os.sep, '_')}")
     src = _open_regular(source)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -282,6 +283,24 @@ def _clear_leftovers(settings: Settings, engine: Engine) -> None:
             queries.mark_inbox_cleared(conn, row.id)
 
 
+ARCHIVE_THREADS = 2  # the parts archived at once
+ARCHIVE_PARALLEL_BYTES = 8 << 20  # parts archived side by side from this size
+
+
+def _archive_all(settings: Settings, candidate: Candidate) -> list[tuple[str, int, Path]]:
+    """Archive the set's files in their order; the large parts of a multi-part set side by side first
+    (copying, hashing and syncing run outside the interpreter lock: two threads archive a 9-part set in
+    about half the time), the small files (the GO) once they are all archived, as one by one."""
+    files = candidate.files
+    large = [i for i, item in enumerate(files) if item.path.stat().st_size >= ARCHIVE_PARALLEL_BYTES]
+    done: dict[int, tuple[str, int, Path]] = {}
+    if len(large) >= 2:
+        with ThreadPoolExecutor(max_workers=ARCHIVE_THREADS, thread_name_prefix="archive") as pool:
+            done = dict(zip(large, pool.map(lambda i: archive_file(files[i].path, settings.archive), large),
+                            strict=True))
+    return [done[i] if i in done else archive_file(item.path, settings.archive) for i, item in enumerate(files)]
+
+
 def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candidate,
             run_id: int | None) -> SetOutcome | int | None:
     """Archive and record a candidate set; refused or cancelled sets are answered at once.
@@ -289,8 +308,7 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
     Returns the set id of a set to process, the outcome of a set already decided, or None.
     """
     archived = []
-    for item in candidate.files:
-        sha, size, path = archive_file(item.path, settings.archive)
+    for item, (sha, size, path) in zip(candidate.files, _archive_all(settings, candidate), strict=True):
         name = item.name
         archived.append(queries.ArchivedFile(item.received_name, name.prefix if name else None,
                                              name.part if name else None, size, sha, str(path)))

@@ -62,11 +62,11 @@ class BulkWriter:
     """Buffers rows per table and writes them in batches through the driver's fast path.
 
     On PostgreSQL one table's rows are streamed: the largest table among those that neither reference
-    another staged table nor are referenced by one (``contributions``), whose rows need no parent row
-    written first and are no parent row themselves, goes through a COPY
-    left open between batches, so the server stores them while the caller goes on reading (a COPY is
-    only checked, and waited for, when it ends). It ends at the next batch, at ``flush``, and before any
-    other statement, commit or rollback on the connection (where it is aborted).
+    another staged table nor are referenced by one by a foreign key (the staging tables declare none:
+    ``contributions``, the largest), goes through a COPY left open between batches, so the server
+    stores them while the caller goes on reading (a COPY is only checked, and waited for, when it ends).
+    It ends at the next batch, at ``flush``, and before any other statement, commit or rollback on the
+    connection (where it is aborted).
     """
 
     def __init__(self, conn: Connection, tables: tuple[Table, ...], batch_rows: int,

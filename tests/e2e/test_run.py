@@ -292,3 +292,20 @@ def test_a_refused_name_interrupted_before_its_answer_is_answered_on_the_next_ru
     assert workspace.cli("run").exit_code == 0
     acrf = _xml(workspace.out() / "FO.ACRF.999999.20261128.00001.T")
     assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-109"]
+
+
+def test_large_parts_are_archived_side_by_side_each_under_its_own_hash(workspace: Workspace,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch import pipeline
+
+    monkeypatch.setattr(pipeline, "ARCHIVE_PARALLEL_BYTES", 1)  # every part of this small set counts as large
+    content = make_dmfa(workers=40, quarter="20253")
+    paths = drop_set(workspace.inbox, "006400", content, day=NAME_DAY, parts=3)
+    expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    assert workspace.cli("run").exit_code == 0
+    recorded = dict(workspace.sql("select name, sha256 from received_files"))
+    assert recorded == expected
+    archive = workspace.root / "var" / "archive"
+    assert sorted(p.name for p in archive.rglob("*") if p.is_file()) == sorted(set(expected.values()))
+    assert workspace.sql("select state, content_sha256 from file_sets") == [
+        ("accepted", hashlib.sha256(content).hexdigest())]
