@@ -259,12 +259,21 @@ class PgDatabases:
         return name
 
     def give_back(self, name: str) -> None:
-        """Empty a test's database for the next test. One that something still uses (a process the test
-        left running, a connection it did not close) is dropped instead: it could still write there."""
+        """Empty a test's database for the next test, under a new name: a process the test left behind
+        that connects again later (between two polls, say) finds no database instead of writing into
+        the next test's. One that something still uses (a process the test left running, a connection
+        it did not close) is dropped instead: renaming a database in use fails."""
+        fresh = f"{self._prefix}{next(self._numbers)}"
         try:
             with psycopg.connect(_pg_dsn(name), autocommit=True) as conn:
                 if not self._only_user(conn):
                     raise _StillUsed(name)
+            _pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{fresh}"')
+        except (psycopg.Error, _StillUsed):
+            self.drop(name)
+            return
+        try:
+            with psycopg.connect(_pg_dsn(fresh), autocommit=True) as conn:
                 made_at_run_time = [  # the scheduler's job store
                     r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
                     if r[0] not in self._tables]
@@ -272,10 +281,10 @@ class PgDatabases:
                     conn.execute("SET LOCAL lock_timeout = '5s'")
                     for statement in [*(f'DROP TABLE "{t}" CASCADE' for t in made_at_run_time), *self._empty]:
                         conn.execute(statement)  # type: ignore[arg-type]  # names from the catalogue
-        except (psycopg.Error, _StillUsed):
-            self.drop(name)
+        except psycopg.Error:
+            self.drop(fresh)
             return
-        self._free.append(name)
+        self._free.append(fresh)
 
     @staticmethod
     def _only_user(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

@@ -51,9 +51,15 @@ def test_four_workers_process_two_hundred_sets_each_exactly_once(tmp_path: Path,
         drop_set(root / "inbox", senders[i % 10], make_dmfa(workers=1, quarter="20253", seed=i), day=DAY,
                  seq=i // 10 + 1)
     workers = [_worker(root, pg_url, "--until-idle", "3", "--lease", "20") for _ in range(4)]
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err
+    try:
+        for process in workers:
+            out, err = process.communicate(timeout=240)
+            assert process.returncode == 0, err
+    finally:  # a failed worker must not leave the others running into the next tests
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert _rows(pg_url, "select state, count(*) from file_sets group by state") == [("accepted", 200)]
     per_set = _rows(pg_url, "select set_id, kind, count(*) from outbound_messages group by set_id, kind")
     assert Counter((kind, n) for _, kind, n in per_set) == {("ACRF", 1): 200, ("NOTI", 1): 200}
