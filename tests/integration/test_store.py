@@ -36,6 +36,36 @@ def test_migrations_reach_head_and_are_idempotent(db_url: str) -> None:
     open_database(db_url).dispose()
 
 
+
+def test_staging_rows_survive_the_migration_that_drops_their_foreign_keys(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from cbss_batch.store.session import alembic_config, upgrade
+
+    command.downgrade(alembic_config(db_url), "20261128_11")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        assert inspect(conn).get_foreign_keys("worker_records")  # still there before migration 12
+        conn.execute(file_sets.insert().values(id=1, ticket="T1", mailbox="006400", folder="INTEST",
+                                               answer_name="GO", environment="T", state="accepted",
+                                               inbox_cleared=True, received_at=datetime(2026, 11, 28)))
+        conn.execute(declarations.insert().values(id=1, set_id=1, ticket="T2", form_index=1, message_type="DMFA",
+                                                  accepted=True, result_code=1))
+        conn.execute(text("INSERT INTO natural_persons (id, declaration_id, set_id, sequence, insz, line) "
+                          "VALUES (5, 1, 1, 1, '85073003328', 10)"))
+        conn.execute(text("INSERT INTO worker_records (id, person_id, declaration_id, set_id, worker_code, line) "
+                          "VALUES (7, 5, 1, 1, '495', 11)"))
+    engine.dispose()
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert current_revision(engine) == SCHEMA_HEAD
+        assert [t.name for t in STAGING_TABLES if inspect(conn).get_foreign_keys(t.name)] == []
+        assert conn.execute(text("SELECT id, insz, line FROM natural_persons")).all() == [(5, "85073003328", 10)]
+        assert conn.execute(text("SELECT id, person_id, worker_code FROM worker_records")).all() == [(7, 5, "495")]
+    engine.dispose()
+
 def test_bulk_writer_stores_rows_and_numbers_leaf_rows(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.begin() as conn:
