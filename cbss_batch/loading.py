@@ -360,10 +360,6 @@ def stage_worker_record(writer: BulkWriter, record: WorkerRecord, *, person_id: 
         rows["deductions"].extend(map((declaration_id, record_id, None, set_id).__add__, record_deductions))
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None and day != date.min else None
-
-
 def _finish(conn: Connection, decl: _Declaration) -> None:
     outcome = decl.outcome
     totals = decl.review.finish()

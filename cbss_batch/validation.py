@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from lxml import etree
 
@@ -264,26 +264,32 @@ def _check_dmfa(path: Path, report: FileReport, xsd_dir: Path, today: date, size
 
 
 def _review_dmfa(path: Path, dmfa_schema: etree.XMLSchema | None, today: date) -> list[DeclarationReview]:
-    """Every declaration's review. With the schema in the stream (its results count only when the file
-    is valid), a person without findings is reviewed from its summary, without building its records."""
+    with path.open("rb") as source:
+        return review_dmfa(source, dmfa_schema, today)
+
+
+def review_dmfa(source: IO[bytes], dmfa_schema: etree.XMLSchema | None, today: date, *,
+                lazy: bool | None = None) -> list[DeclarationReview]:
+    """Every declaration's review. ``lazy`` (by default when the schema is checked in the stream, whose
+    results count only when the file is valid): a person without findings is reviewed from its
+    summary, without building its records."""
     reviews: list[DeclarationReview] = []
     current: DeclarationReview | None = None
-    with path.open("rb") as source:
-        for event in read_dmfa(source, dmfa_schema, lazy=dmfa_schema is not None):
-            if current is None or current.header is not event.header:
-                current = DeclarationReview(event.header, today)
-            if isinstance(event, PersonElement):
-                summary = event.summary()
-                if summary is None or not current.add_summary(summary):
-                    current.add_person(event.read())
-            elif isinstance(event, PersonRead):
-                current.add_person(event.person)
-            elif isinstance(event, UnrelatedRead):
-                current.add_unrelated(event.contribution)
-            elif isinstance(event, DeclarationEnd):
-                current.finish()
-                reviews.append(current)
-                current = None
+    for event in read_dmfa(source, dmfa_schema, lazy=dmfa_schema is not None if lazy is None else lazy):
+        if current is None or current.header is not event.header:
+            current = DeclarationReview(event.header, today)
+        if isinstance(event, PersonElement):
+            summary = event.summary()
+            if summary is None or not current.add_summary(summary):
+                current.add_person(event.read())
+        elif isinstance(event, PersonRead):
+            current.add_person(event.person)
+        elif isinstance(event, UnrelatedRead):
+            current.add_unrelated(event.contribution)
+        elif isinstance(event, DeclarationEnd):
+            current.finish()
+            reviews.append(current)
+            current = None
     return reviews
 
 

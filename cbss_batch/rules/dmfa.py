@@ -129,24 +129,12 @@ def check_company_id(header: DmfaHeader, today: date) -> list[Finding]:
     return [_header_finding(header, "00014-004", BLOCKING, "CompanyID", company_id, message)]
 
 
-def valid_insz_number(text: str) -> int | None:
-    """The INSZ as a number when ``is_valid_insz(text)`` holds, else None.
-
-    The same test with one ``int`` instead of four (the hot path of every person): for 11 ASCII
-    digits, the first nine are the number // 100 and the check digits the number % 100.
-    """
-    if len(text) != 11 or not text.isascii() or not text.isdigit():
-        return None
-    number = int(text)
-    if number == 0:
-        return None
-    base, check = divmod(number, 100)
-    if check == 97 - base % 97 or check == 97 - (_BORN_2000 + base) % 97:
-        return number
-    return None
-
-
-_BORN_2000 = 2_000_000_000  # ids._BORN_2000_OFFSET: the check of people born in 2000 or later
+def insz_key(insz: str, number: int | None = None) -> int | str:
+    """The key a person is filed under to find repeats: the INSZ as a number (``number`` when the
+    caller has it), or as text when it is not all ASCII digits or starts with 0 (a number would lose it)."""
+    if insz[:1] == "0" or not (insz.isascii() and insz.isdigit()):
+        return insz
+    return int(insz) if number is None else number
 
 
 def check_insz(header: DmfaHeader, person: NaturalPerson) -> list[Finding]:
@@ -218,10 +206,7 @@ class DeclarationChecks:
 
     def add_person(self, person: NaturalPerson) -> list[Finding]:
         """90017-006 (B, glossary block 90017) on each repeat of an INSZ already in this declaration."""
-        key: int | str = int(person.insz) if person.insz.isascii() and person.insz.isdigit() else person.insz
-        if person.insz[:1] == "0" and isinstance(key, int):
-            key = person.insz  # a leading zero would be lost as a number
-        return self.add_person_as(person, key)
+        return self.add_person_as(person, insz_key(person.insz))
 
     def has_seen(self, key: int | str) -> bool:
         """True when a person filed under ``key`` (``add_person_as``) was added before."""

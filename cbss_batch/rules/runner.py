@@ -8,6 +8,7 @@ from functools import lru_cache
 from operator import itemgetter
 
 from cbss_batch.codelists import load_codelist
+from cbss_batch.ids import insz_number
 from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Finding, NaturalPerson, PersonSummary
 from cbss_batch.rules.dmfa import (
     PERSON_RULES,
@@ -19,7 +20,7 @@ from cbss_batch.rules.dmfa import (
     check_header,
     check_insz,
     check_person,
-    valid_insz_number,
+    insz_key,
 )
 
 _STUDENT = "student"
@@ -69,7 +70,7 @@ class DeclarationReview:
         header = self.header
         findings = self.findings
         insz = person.insz
-        number = valid_insz_number(insz) if self._only_insz_rule else None
+        number = insz_number(insz) if self._only_insz_rule else None
         if number is None:
             findings.extend(check_person(header, person))
         if not self._codes_known(person):
@@ -78,8 +79,8 @@ class DeclarationReview:
             findings.extend(check_employment_relation(header, person, self._covered, self._relation_class))
         if number is None:
             findings.extend(self._checks.add_person(person))
-        else:  # the key add_person would compute: the number, or the text when it starts with 0
-            findings.extend(self._checks.add_person_as(person, insz if insz[:1] == "0" else number))
+        else:
+            findings.extend(self._checks.add_person_as(person, insz_key(insz, number)))
         self.persons += 1
         for record in person.worker_records:
             self.worker_records += 1
@@ -107,7 +108,7 @@ class DeclarationReview:
         if self._covered is not None or not self._only_insz_rule:
             return False
         insz = summary.insz
-        number = valid_insz_number(insz)
+        number = insz_number(insz)
         if number is None:
             return False
         known = self._codes
@@ -115,7 +116,7 @@ class DeclarationReview:
                 and _all_known(summary.remuneration_codes, known.remuneration, self._known_remuneration)
                 and _all_known(summary.service_codes, known.service, self._known_service)):
             return False
-        key = insz if insz[:1] == "0" else number
+        key = insz_key(insz, number)
         if self._checks.has_seen(key):
             return False
         self._checks.add_person_as(NaturalPerson(summary.sequence, insz, None, None, summary.line), key)

@@ -61,10 +61,10 @@ class IdSource:
 class BulkWriter:
     """Buffers rows per table and writes them in batches through the driver's fast path.
 
-    On PostgreSQL one table's rows are streamed: the largest table among those that neither reference
-    another staged table nor are referenced by one by a foreign key (the staging tables declare none:
-    ``contributions``, the largest), goes through a COPY left open between batches, so the server
-    stores them while the caller goes on reading (a COPY is only checked, and waited for, when it ends).
+    On PostgreSQL one table's rows are streamed: the table with the most rows at the first batch
+    (``contributions`` for a DmfA; the staging tables declare no foreign keys, so no table waits for
+    another) goes through a COPY left open between batches, so the server stores them while the caller
+    goes on reading (a COPY is only checked, and waited for, when it ends).
     It ends at the next batch, at ``flush``, and before any other statement, commit or rollback on the
     connection (where it is aborted).
     """
@@ -81,10 +81,6 @@ class BulkWriter:
         self.written = 0
         self._buffers = list(self.rows.values())
         self._inserts: dict[tuple[str, int], str] = {}
-        staged = {t.name for t in tables}
-        referenced = {key.column.table.name for t in tables for key in t.foreign_keys}
-        self._streamable = [t.name for t in tables if t.name not in referenced
-                            and not {key.column.table.name for key in t.foreign_keys} & staged]
         self._streamed: str | None = None  # the table streamed, chosen at the first batch
         self._stream: Any = None  # (cursor, copy) of the COPY open on the streamed table
         self._listening = False
@@ -115,8 +111,8 @@ class BulkWriter:
                     rows.clear()
             return
         self._end_stream()
-        if self._streamed is None and not final and self._streamable:
-            self._streamed = max(self._streamable, key=lambda name: len(self.rows[name]))
+        if self._streamed is None and not final:
+            self._streamed = max(self.rows, key=lambda name: len(self.rows[name]))
         for table, rows in self.rows.items():
             if rows and (final or table != self._streamed):
                 columns = self._columns[table]

@@ -19,8 +19,7 @@ from lxml import etree
 from cbss_batch.calculate import Employer, load_parameters
 from cbss_batch.calculate.kernel import RateSnapshot, compute_line
 from cbss_batch.generator import make_dmfa
-from cbss_batch.ids import is_valid_insz
-from cbss_batch.parse.dmfa import DeclarationEnd, PersonElement, PersonRead, UnrelatedRead, read_dmfa
+from cbss_batch.ids import insz_number, is_valid_insz
 from cbss_batch.records import (
     Contribution,
     Deduction,
@@ -33,8 +32,9 @@ from cbss_batch.records import (
     WorkerRecord,
 )
 from cbss_batch.rules.amounts import compare_line
-from cbss_batch.rules.dmfa import DeclarationChecks, check_codes, check_person, valid_insz_number
+from cbss_batch.rules.dmfa import DeclarationChecks, check_codes, check_person
 from cbss_batch.rules.runner import DeclarationReview, known_codes
+from cbss_batch.validation import review_dmfa
 
 PARAMS = load_parameters()
 QUARTER = Quarter(2025, 3)
@@ -58,7 +58,7 @@ insz_texts = st.one_of(
 @settings(max_examples=2000)
 @given(insz_texts)
 def test_insz_number_is_the_full_check(text: str) -> None:
-    number = valid_insz_number(text)
+    number = insz_number(text)
     assert (number is not None) == is_valid_insz(text)
     if number is not None:
         assert number == int(text)
@@ -232,26 +232,18 @@ def test_summarised_zones_sit_where_the_reader_takes_them() -> None:
 
 def _reviews(data: bytes, lazy: bool) -> list[tuple[Any, ...]]:
     schema = etree.XMLSchema(etree.parse(str(XSD)))
-    reviews: list[DeclarationReview] = []
-    current: DeclarationReview | None = None
     summarised = 0
-    for event in read_dmfa(io.BytesIO(data), schema, lazy=lazy):
-        if current is None or current.header is not event.header:
-            current = DeclarationReview(event.header, TODAY)
-        if isinstance(event, PersonElement):
-            summary = event.summary()
-            if summary is not None and current.add_summary(summary):
-                summarised += 1
-            else:
-                current.add_person(event.read())
-        elif isinstance(event, PersonRead):
-            current.add_person(event.person)
-        elif isinstance(event, UnrelatedRead):
-            current.add_unrelated(event.contribution)
-        elif isinstance(event, DeclarationEnd):
-            current.finish()
-            reviews.append(current)
-            current = None
+    add_summary = DeclarationReview.add_summary
+
+    def counted(review: DeclarationReview, summary: Any) -> bool:
+        nonlocal summarised
+        added = add_summary(review, summary)
+        summarised += added
+        return added
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DeclarationReview, "add_summary", counted)
+        reviews = review_dmfa(io.BytesIO(data), schema, TODAY, lazy=lazy)
     assert summarised or not lazy
     return [(r.findings, r.totals()) for r in reviews]
 
