@@ -38,12 +38,15 @@ def deliver(body: Path, name: FileName, folder: Path, *, compress_above: int,
             _write_zip(body, str(name), target)
     else:
         target = folder / str(name)
-        if not target.exists() or sha256_of(target) != sha256_of(body):
-            if target.exists():
-                raise OutboxConflict(f"{target} already exists with other content and outbox files are never "
-                                     "rewritten: the outbox and the database disagree (was the database reset?); "
-                                     "move the old file away and run again")
+        # One look: another worker delivering the same answer may rename its copy in place at any moment
+        # (looking twice took its arrival between the looks for a conflict). Replacing its copy with
+        # ours is harmless: the same bytes, renamed atomically.
+        if not target.exists():
             _copy_atomic(body, target)
+        elif sha256_of(target) != sha256_of(body):
+            raise OutboxConflict(f"{target} already exists with other content and outbox files are never "
+                                 "rewritten: the outbox and the database disagree (was the database reset?); "
+                                 "move the old file away and run again")
     crash_point("outbox-before-go")  # the answer in place, its GO marker not yet
     if sign is not None:
         signature = folder / str(name.with_prefix("FS"))
