@@ -14,15 +14,16 @@ from typing import Any
 
 import click
 
-from cbss_batch import pipeline
+from cbss_batch.clock import Clock
 from cbss_batch.config import Settings, load_settings
 from cbss_batch.errors import BatchError
 from cbss_batch.explain import CLASS_NAMES
 from cbss_batch.logging_setup import LOG_FORMATS, configure_logging, mask_text
 from cbss_batch.report_html import write_html
-from cbss_batch.store import reports
-from cbss_batch.store.session import STORE_ERRORS, current_revision, head_revision, make_engine, open_database, upgrade
 from cbss_batch.validation import check_file
+
+# The database layer (SQLAlchemy, the pipeline) is imported by the commands that use it, so that the
+# commands without a database — validate above all, timed against bare lxml — start without it.
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class Context:
             self._settings = load_settings(self.config_path, environ)
         return self._settings
 
-    def clock(self) -> pipeline.Clock:
-        return pipeline.Clock(self.settings.today)
+    def clock(self) -> Clock:
+        return Clock(self.settings.today)
 
     def emit(self, data: Any, render: Any) -> None:
         if self.as_json:
@@ -92,6 +93,8 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, as_jso
 @pass_context
 def init(ctx: Context) -> None:
     """Create the folders and bring the database schema to the newest version; safe to repeat."""
+    from cbss_batch.store.session import head_revision, upgrade
+
     s = ctx.settings
     for folder in (s.inbox, s.outbox, s.archive, s.work):
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,6 +113,9 @@ def run(ctx: Context) -> None:
     """One full cycle: pull from the SFTP mailboxes, process every complete set in the inbox, write the
     answers to the outbox and push them back. Exit 1 when a mailbox could not be served (the rest
     of the cycle is done; what was left is retried on the next run)."""
+    from cbss_batch import pipeline
+    from cbss_batch.store.session import open_database
+
     s = ctx.settings
     engine = open_database(s.database_url)
     try:
@@ -208,6 +214,8 @@ def status(ctx: Context) -> None:
     or for an SFTP push), the last run, the next scheduled runs and the recent failures with their reason."""
     from cbss_batch.institutions import load_institutions
     from cbss_batch.senders import load_senders
+    from cbss_batch.store import reports
+    from cbss_batch.store.session import open_database
 
     s = ctx.settings
     senders = [number for number, sender in load_senders(s.senders).items() if sender.mailbox is not None]
@@ -309,6 +317,9 @@ def _render_status(d: dict[str, Any]) -> None:
 @pass_context
 def files(ctx: Context, state: str | None, mailbox: str | None, limit: int) -> None:
     """List received sets, newest first (`cbss-batch show TICKET` follows one)."""
+    from cbss_batch.store import reports
+    from cbss_batch.store.session import open_database
+
     engine = open_database(ctx.settings.database_url)
     try:
         with engine.connect() as conn:
@@ -342,6 +353,9 @@ def show(ctx: Context, key: str) -> None:
       INSZ           a person's history (11 digits)
     Prefix a name with SENDER/ (answers) or INSTITUTION/ (extracts) when several carry it.
     """
+    from cbss_batch.store import reports
+    from cbss_batch.store.session import open_database
+
     engine = open_database(ctx.settings.database_url)
     try:
         with engine.connect() as conn:
@@ -486,6 +500,8 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Apply every pending migration."""
+    from cbss_batch.store.session import head_revision, upgrade
+
     upgrade(ctx.settings.database_url)
     ctx.emit({"schema": head_revision(ctx.settings.database_url)}, lambda d: click.echo(f"schema at {d['schema']}"))
 
@@ -494,6 +510,8 @@ def db_upgrade(ctx: Context) -> None:
 @pass_context
 def db_current(ctx: Context) -> None:
     """Show the schema version of the database and the newest one."""
+    from cbss_batch.store.session import current_revision, head_revision, make_engine
+
     engine = make_engine(ctx.settings.database_url)
     try:
         data = {"current": current_revision(engine), "head": head_revision(ctx.settings.database_url)}
@@ -504,6 +522,15 @@ def db_current(ctx: Context) -> None:
 
 def _safe_url(url: str) -> str:
     return url.split("@", 1)[-1] if "@" in url else url
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """What is reported as a database failure; none when no command opened the database (not imported)."""
+    if "cbss_batch.store.session" not in sys.modules:
+        return ()
+    from cbss_batch.store.session import STORE_ERRORS
+
+    return STORE_ERRORS
 
 
 def main() -> None:
@@ -521,7 +548,7 @@ def main() -> None:
     except BatchError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    except STORE_ERRORS as exc:
+    except _store_errors() as exc:
         log.debug("database failure", exc_info=True)
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         click.echo(f"Error: database failure: {first}; check the database (cbss-batch db current) and run again",

@@ -6,7 +6,6 @@ import click
 
 from cbss_batch.cli import Context, pass_context
 from cbss_batch.errors import BatchError
-from cbss_batch.store.session import open_database
 
 
 @click.group()
@@ -20,6 +19,7 @@ def audit_verify(ctx: Context) -> None:
     """Recompute the hash chain of the audit log; exit 1 at the first altered, removed or reordered entry.
     Prints the head (entry count and last hash): keep it elsewhere to detect entries cut off at the end."""
     from cbss_batch.store.audit import verify_chain
+    from cbss_batch.store.session import open_database
 
     engine = open_database(ctx.settings.database_url)
     try:

@@ -9,7 +9,6 @@ import click
 
 from cbss_batch.cli import Context, pass_context
 from cbss_batch.errors import BatchError
-from cbss_batch.store.session import open_database
 
 
 @click.command()
@@ -22,6 +21,7 @@ def extract(ctx: Context, names: tuple[str, ...], backfill_from: datetime | None
     them to the institutions' SFTP mailboxes. Each fact goes once to every institution subscribed to it."""
     from cbss_batch.extract.delivery import push_extracts
     from cbss_batch.extract.produce import choose_institutions, produce_extracts
+    from cbss_batch.store.session import open_database
 
     settings = ctx.settings
     now = ctx.clock().now()
@@ -49,6 +49,7 @@ def resend(ctx: Context, target: str) -> None:
     or every answer of a set (by ticket): to the outbox folder if it is not there any more, and to the
     SFTP mailbox on the next push."""
     from cbss_batch.extract.delivery import resend as resend_files
+    from cbss_batch.store.session import open_database
 
     settings = ctx.settings
     engine = open_database(settings.database_url)

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from cbss_batch.cli import Context, pass_context
-from cbss_batch.store.session import open_database
 
 
 @click.command()
@@ -28,6 +27,7 @@ def reprocess(ctx: Context, tickets: tuple[str, ...], sender: str | None, quarte
     were) and the institutions receive the corrected facts. Applying twice changes nothing more."""
     from cbss_batch.reprocess import Selection
     from cbss_batch.reprocess import reprocess as run_reprocess
+    from cbss_batch.store.session import open_database
 
     settings = ctx.settings
     engine = open_database(settings.database_url)

@@ -10,15 +10,16 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cbss_batch.cli import Context, _print_table, pass_context
 from cbss_batch.errors import BatchError
 from cbss_batch.records import Quarter
-from cbss_batch.stats import FTE_DIGITS, QuarterlyStats, StatsTable, collect_stats
-from cbss_batch.store.session import open_database
+
+if TYPE_CHECKING:
+    from cbss_batch.stats import QuarterlyStats, StatsTable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ def _check_quarters(_ctx: click.Context, _param: click.Parameter, values: tuple[
 def stats(ctx: Context, quarters: tuple[str, ...], out_dir: Path, file_format: str, charts: bool) -> None:
     """Quarterly figures of the accepted declarations: employment (persons, worker lines, FTE) and wages by
     joint committee and worker code, contributions due, social-risk declarations and their benefits."""
+    from cbss_batch.stats import collect_stats
+    from cbss_batch.store.session import open_database
+
     engine = open_database(ctx.settings.database_url)
     try:
         with engine.connect() as conn:
@@ -104,6 +108,8 @@ def write_table(table: StatsTable, path: Path) -> Path:
         return _atomic(path, write_csv)
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from cbss_batch.stats import FTE_DIGITS
 
     types = {"text": pa.string(), "count": pa.int64(), "eur": pa.decimal128(18, 2),
              "fte": pa.decimal128(18, FTE_DIGITS)}

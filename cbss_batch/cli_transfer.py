@@ -11,7 +11,6 @@ from cbss_batch.cli import Context, pass_context
 from cbss_batch.errors import BatchError, ConfigError, TransportError
 from cbss_batch.names import strip_xml_suffix
 from cbss_batch.senders import Mailbox, load_senders
-from cbss_batch.signatures import load_private_key, sign_files
 
 
 @click.command()
@@ -25,6 +24,8 @@ def sign(ctx: Context, files: tuple[Path, ...], key_path: Path | None, key_env: 
          passphrase_env: str | None) -> None:
     """Write the FS signature file beside each FI (or FO) file: base64 of an RSA PKCS#1 v1.5 or ECDSA
     signature over the SHA-256 of the file's bytes. FI.DMFA.… gets FS.DMFA.…; other names get .FS."""
+    from cbss_batch.signatures import load_private_key, sign_files
+
     if (key_path is None) == (key_env is None):
         raise click.UsageError("give the signing key with exactly one of --key FILE or --key-env VARIABLE")
     passphrase = os.environ.get(passphrase_env, "").encode() if passphrase_env else None

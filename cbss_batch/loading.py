@@ -8,17 +8,13 @@ declaration is refused on its own and the others in the file are unaffected.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from lxml import etree
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -39,6 +35,7 @@ from cbss_batch.records import Contribution, DeclarationTotals, DmfaHeader, Fact
 from cbss_batch.rules.amounts import compare_line, compare_structural_reduction
 from cbss_batch.rules.dmfa import FirstOccurrence
 from cbss_batch.rules.runner import DeclarationReview
+from cbss_batch.schemas.files import schema
 from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store.bulk import BulkWriter, IdSource
 from cbss_batch.store.queries import employment_coverage, new_ticket
@@ -49,48 +46,11 @@ from cbss_batch.store.tables import (
     declarations,
     natural_persons,
 )
-from cbss_batch.xmlsafe import XmlProblem, hardened_parser, load_schema
+from cbss_batch.xmlsafe import XmlProblem
 
-__all__ = ["DMFA_SCHEMA", "LoadedSet", "XmlProblem", "fill_columns", "known_elements", "load_dmfa", "schema"]
+__all__ = ["LoadedSet", "XmlProblem", "load_dmfa"]
 
-DMFA_SCHEMA = "DmfAOriginal_20223.xsd"
 log = logging.getLogger(__name__)
-
-
-def schema(path: Path) -> etree.XMLSchema:
-    """The compiled schema at ``path`` (cached)."""
-    return load_schema(path)
-
-
-_XS = "{http://www.w3.org/2001/XMLSchema}"
-
-
-@lru_cache(maxsize=4)
-def known_elements(xsd_dir: Path) -> dict[str, str]:
-    """Every element our schemas declare, with its base type (``integer``, ``string``…; "" for blocks).
-
-    The diagnosis uses it to tell an unknown element (092) from a misplaced one, and a non-numeric
-    value of a numeric zone (002) from another invalid value.
-    """
-    found: dict[str, str] = {}
-    for path in sorted(xsd_dir.glob("*.xsd")):
-        root = etree.parse(str(path), hardened_parser()).getroot()
-        named = {t.get("name"): t for t in root.iter(f"{_XS}simpleType") if t.get("name")}
-        for element in root.iter(f"{_XS}element"):
-            name = element.get("name")
-            if not name:
-                continue
-            simple = named.get(element.get("type") or "")
-            if simple is None:
-                simple = element.find(f"{_XS}simpleType")
-            restriction = simple.find(f"{_XS}restriction") if simple is not None else None
-            base = (restriction.get("base") or "") if restriction is not None else (element.get("type") or "")
-            found.setdefault(name, base.split(":")[-1] if base.startswith("xs:") else "")
-    return found
-
-
-class HasFindings(Protocol):
-    findings: list[Finding]
 
 
 @dataclass(slots=True)
@@ -401,50 +361,3 @@ def store_corrections(conn: Connection, outcome: DeclarationOutcome) -> None:
             for line in outcome.corrections for c in line.contributions]
     if rows:
         conn.execute(contribution_corrections.insert(), rows)
-
-
-def fill_columns(paths: list[Path], outcomes: Iterable[HasFindings]) -> None:
-    """Give every finding that has a line the column of its element's start tag on that line.
-
-    lxml reports lines, not columns, while streaming; this reads the document once more, only
-    when there are findings, and only looks at the lines needed.
-    """
-    outcomes = list(outcomes)
-    wanted: dict[int, set[str]] = {}
-    for outcome in outcomes:
-        for f in outcome.findings:
-            if f.line and not f.column:
-                wanted.setdefault(f.line, set()).add(f.tag or "")
-    if not wanted:
-        return
-    columns: dict[tuple[int, str], int] = {}
-    last = max(wanted)
-    line_no = 0
-    for path_line in _lines(paths):
-        line_no += 1
-        if line_no in wanted:
-            text = path_line.decode("utf-8", "replace")
-            for tag in wanted[line_no]:
-                pos = text.find(f"<{tag}") if tag else -1
-                if pos < 0:
-                    pos = len(text) - len(text.lstrip())
-                columns[(line_no, tag)] = pos + 1
-        if line_no >= last:
-            break
-    for outcome in outcomes:
-        outcome.findings = [dataclasses.replace(f, column=columns.get((f.line, f.tag or ""), 1))
-                            if f.line and not f.column else f for f in outcome.findings]
-
-
-def _lines(paths: list[Path]) -> Iterable[bytes]:
-    carry = b""
-    for path in paths:
-        with path.open("rb") as handle:
-            for chunk_line in handle:
-                if not chunk_line.endswith(b"\n"):
-                    carry += chunk_line
-                    continue
-                yield carry + chunk_line
-                carry = b""
-    if carry:
-        yield carry

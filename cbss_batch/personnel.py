@@ -30,7 +30,6 @@ from cbss_batch.store.queries import new_ticket
 from cbss_batch.store.tables import dimona_declarations, employment_period_versions, employment_periods
 from cbss_batch.xmlsafe import load_schema
 
-DIMONA_SCHEMA = "Dimona_20231.xsd"
 MUTATIONS = {"IN": "new", "CANCEL": "cancelled"}  # what a period version means to an institution
 
 

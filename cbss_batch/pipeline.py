@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +28,8 @@ from sqlalchemy import Connection, Engine
 from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.calculate.parameters import project_parameters
+from cbss_batch.clock import Clock
+from cbss_batch.columns import fill_columns
 from cbss_batch.config import Settings
 from cbss_batch.durable import sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
@@ -37,9 +39,10 @@ from cbss_batch.names import FileName, answer_name, check_name_context
 from cbss_batch.parse import dimona, dmfa, dmfa_update, drs
 from cbss_batch.parse.dmfa import InvalidDocument
 from cbss_batch.records import Finding
+from cbss_batch.schemas.files import DIMONA_SCHEMA, DMFA_SCHEMA, known_elements, scenario_schema_name, schema
 from cbss_batch.senders import Mandates, Sender, load_senders
 from cbss_batch.signatures import load_public_key, sign_files, signing_key, verify_file
-from cbss_batch.store import queries
+from cbss_batch.store import claims, queries
 from cbss_batch.store.session import STORE_ERRORS
 from cbss_batch.xmlcheck import ParallelCheck
 from cbss_batch.xmlsafe import ChainedReader, diagnose, screen_prolog
@@ -84,7 +87,7 @@ def _risk_kind(settings: Settings, root: str) -> MessageKind:
                                 today=clock.today(), relation_class=settings.missing_employment_relation_class,
                                 mandates=mandates, parameters=project_parameters(settings.parameters))
 
-    return MessageKind(risks.schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
+    return MessageKind(scenario_schema_name(settings.xsd, root), root, drs.STREAMED_BLOCKS, load)
 
 
 def _load_modification_rows(conn: Connection, source: IO[bytes], *, set_id: int, schema_path: Path | None,
@@ -94,26 +97,11 @@ def _load_modification_rows(conn: Connection, source: IO[bytes], *, set_id: int,
 
 
 KINDS = {
-    "DMFA": MessageKind(loading.DMFA_SCHEMA, dmfa.ROOT, dmfa.STREAMED_BLOCKS, _load_dmfa_rows),
+    "DMFA": MessageKind(DMFA_SCHEMA, dmfa.ROOT, dmfa.STREAMED_BLOCKS, _load_dmfa_rows),
     "DMWA": MessageKind(modifications.DMWA_SCHEMA, dmfa_update.ROOT, dmfa_update.STREAMED_BLOCKS,
                         _load_modification_rows),
-    "DIMN": MessageKind(personnel.DIMONA_SCHEMA, dimona.ROOT, dimona.STREAMED_BLOCKS, _load_dimona_rows),
+    "DIMN": MessageKind(DIMONA_SCHEMA, dimona.ROOT, dimona.STREAMED_BLOCKS, _load_dimona_rows),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """The processing time: the system clock, or a fixed day (noon) for reproducible runs."""
-
-    fixed_day: date | None = None
-
-    def now(self) -> datetime:
-        if self.fixed_day is not None:
-            return datetime.combine(self.fixed_day, datetime.min.time()).replace(hour=12)
-        return datetime.now()
-
-    def today(self) -> date:
-        return self.now().date()
 
 
 @dataclass(slots=True)
@@ -332,7 +320,7 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
                 conn, ticket=ticket, mailbox=candidate.mailbox, folder=candidate.folder,
                 name_key=str(key) if key else None, answer_name=candidate.answer_name,
                 file_type=key.file_type if key else None, environment=environment,
-                parts=_announced_parts(candidate), state=state, files=archived, now=now, run_id=run_id)
+                parts=_announced_parts(candidate), state="received", files=archived, now=now, run_id=run_id)
             queries.audit(conn, "received", now=now, set_id=set_id, ticket=ticket,
                           detail=f"{candidate.mailbox}/{candidate.folder} {candidate.answer_name} "
                                  f"({len(archived)} files)")
@@ -354,15 +342,20 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
         log.info("set %s %s cancelled by its TD file", ticket, candidate.answer_name,
                  extra={"ticket": ticket, "stage": "cancelled", "set_id": set_id})
         return SetOutcome(ticket, "cancelled")
+    if candidate.action not in ("refuse-name", "refuse-no-go"):
+        return set_id
     if candidate.action == "refuse-name":
         error = candidate.files[0].error
-        code = error.code if error else "129"
+        codes = [error.code if error else "129"]
         reason = error.reason if error else "answers are not accepted in an inbox"
-        return _reject(settings, engine, clock, set_id, [code], reason)
-    if candidate.action == "refuse-no-go":
-        return _reject(settings, engine, clock, set_id, _no_go_codes(candidate.mailbox, [key.sender] if key else []),
-                       "no GO file arrived for these files")
-    return set_id
+    else:
+        codes = _no_go_codes(candidate.mailbox, [key.sender] if key else [])
+        reason = "no GO file arrived for these files"
+    try:
+        return _reject(settings, engine, clock, set_id, codes, reason)
+    except claims.LeaseLost as exc:  # recorded as received, so a worker may have claimed it in between
+        log.info("%s", exc, extra={"ticket": ticket, "set_id": set_id})
+        return None
 
 
 def _no_go_codes(mailbox: str, senders: list[str]) -> list[str]:
@@ -584,8 +577,8 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
     except InvalidDocument as exc:
         log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc,
                  extra={"ticket": row.ticket, "stage": "validated", "set_id": row.id})
-        problems = diagnose(lambda: chained_reader(paths), loading.schema(schema_path),
-                            loading.known_elements(settings.xsd), size=content[1], max_tree_bytes=200_000_000)
+        problems = diagnose(lambda: chained_reader(paths), schema(schema_path),
+                            known_elements(settings.xsd), size=content[1], max_tree_bytes=200_000_000)
         if not problems:
             # The document is valid: the failure is ours. The set is kept as failed for reprocessing.
             log.error("set %s is valid but could not be read: %s", row.ticket, exc,
@@ -615,7 +608,7 @@ def commit_loaded(settings: Settings, conn: Connection, clock: Clock, row: Any, 
     now = clock.now()
     if not loaded.declarations:
         raise RejectedFile(row.answer_name, "the file contains no declaration", ("157",))
-    loading.fill_columns(paths, loaded.findings_with_lines())
+    fill_columns(paths, loaded.findings_with_lines())
     accepted = sum(1 for d in loaded.declarations if d.is_accepted)
     refused = len(loaded.declarations) - accepted
     for outcome in loaded.declarations:

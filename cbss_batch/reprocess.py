@@ -32,6 +32,7 @@ from cbss_batch.errors import ConfigError, NotFound
 from cbss_batch.intake import read_name
 from cbss_batch.parse import dmfa, drs
 from cbss_batch.records import Fact
+from cbss_batch.schemas.files import DMFA_SCHEMA, scenario_schema_name
 from cbss_batch.senders import load_senders
 from cbss_batch.store import queries
 from cbss_batch.store.tables import (
@@ -190,12 +191,16 @@ def _process_again(settings: Settings, engine: Engine, clock: pipeline.Clock, ro
                        note=f"failed before: {row.reason or 'no reason recorded'}")
     if dry_run:
         return report
+    from cbss_batch.worker import process_claimed, worker_name
+
     with engine.begin() as conn:
         conn.execute(update(file_sets).where(file_sets.c.id == row.id).values(state="received"))
         queries.audit(conn, "reprocess", now=clock.now(), set_id=row.id, ticket=row.ticket, detail="after a failure")
-    outcome = pipeline.process_set(settings, engine, clock, row.id)
+    # Received again, the set is claimable: claimed here as a run claims it, or left to a worker that was quicker.
+    outcome = process_claimed(settings, engine, clock, f"reprocess {worker_name()}", pipeline.RUN_LEASE_SECONDS,
+                              row.id)
     report.applied = True
-    report.note = f"{report.note}; now {outcome.state}"
+    report.note = f"{report.note}; now {outcome.state}" if outcome else f"{report.note}; taken by a worker"
     return report
 
 
@@ -217,7 +222,7 @@ def _recompute_dmfa(settings: Settings, engine: Engine, clock: pipeline.Clock, r
         savepoint = conn.begin_nested()
         with pipeline.chained_reader(paths) as source:
             loaded = loading.load_dmfa(
-                conn, source, set_id=row.id, schema_path=settings.xsd / loading.DMFA_SCHEMA, today=clock.today(),
+                conn, source, set_id=row.id, schema_path=settings.xsd / DMFA_SCHEMA, today=clock.today(),
                 batch_rows=settings.batch_rows, relation_class=settings.missing_employment_relation_class,
                 person_counts=dmfa.count_persons(paths) if settings.calculate_contributions else None,
                 structural_reduction=settings.structural_reduction, mandates=sender.mandates if sender else None,
@@ -349,4 +354,4 @@ def _recompute_risks(settings: Settings, engine: Engine, clock: pipeline.Clock, 
 
 
 def _risk_schema(settings: Settings, root: str) -> str:
-    return risks.schema_name(settings.xsd, root)
+    return scenario_schema_name(settings.xsd, root)

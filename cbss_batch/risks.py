@@ -31,14 +31,6 @@ from cbss_batch.xmlsafe import load_schema
 log = logging.getLogger(__name__)
 
 
-def schema_name(xsd_dir: Path, root: str) -> str:
-    """Our schema file for a scenario root (the newest version present), e.g. ``ZIMA001_20231.xsd``."""
-    candidates = sorted(xsd_dir.glob(f"{root}_*.xsd"))
-    if not candidates:
-        raise LookupError(f"no schema for {root} in {xsd_dir}")
-    return candidates[-1].name
-
-
 @dataclass(slots=True)
 class RiskOutcome:
     """One handled DRS form: its ticket and findings."""

@@ -22,11 +22,11 @@ from typing import IO, Any, TypeVar
 
 from lxml import etree
 
+from cbss_batch.columns import HasFindings, fill_columns
 from cbss_batch.errors import FileNameError, RejectedFile
 from cbss_batch.explain import explain
 from cbss_batch.ids import mask_insz
 from cbss_batch.intake import read_name
-from cbss_batch.loading import DMFA_SCHEMA, HasFindings, fill_columns, known_elements, schema
 from cbss_batch.parse.dimona import read_dimona
 from cbss_batch.parse.dmfa import (
     DeclarationEnd,
@@ -37,12 +37,11 @@ from cbss_batch.parse.dmfa import (
     read_dmfa,
 )
 from cbss_batch.parse.drs import SCENARIO_TYPES, is_scenario_root, read_drs
-from cbss_batch.personnel import DIMONA_SCHEMA
 from cbss_batch.records import ANOMALY_CLASSES, Finding
-from cbss_batch.risks import schema_name as risk_schema_name
 from cbss_batch.rules.dimona import check_declaration
 from cbss_batch.rules.drs import check_risk_declaration
 from cbss_batch.rules.runner import DeclarationReview
+from cbss_batch.schemas.files import DIMONA_SCHEMA, DMFA_SCHEMA, known_elements, scenario_schema_name, schema
 from cbss_batch.xmlsafe import PARSER_OPTIONS, diagnose, screen_prolog
 
 log = logging.getLogger(__name__)
@@ -211,7 +210,7 @@ def _despite_schema(report: FileReport, check: Callable[[], list[T]]) -> list[T]
 def _check_forms(path: Path, report: FileReport, xsd_dir: Path, today: date, size: int, root: str) -> None:
     """Dimona and DRS files: schema and the rules that need no personnel file, form by form."""
     try:
-        schema_path = xsd_dir / (DIMONA_SCHEMA if root == "Dimona" else risk_schema_name(xsd_dir, root))
+        schema_path = xsd_dir / (DIMONA_SCHEMA if root == "Dimona" else scenario_schema_name(xsd_dir, root))
     except LookupError:  # a scenario-shaped root without a schema (WECH101): refused as the intake does
         raise RejectedFile(path.name, f"no schema for {root} messages in this version", ("088",)) from None
     try:

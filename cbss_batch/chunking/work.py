@@ -35,12 +35,13 @@ from cbss_batch.chunking.plan import ChunkSpan, FormSpan, NotSplittable, Plan, s
 from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_from_fragments
 from cbss_batch.faults import crash_point
-from cbss_batch.loading import DMFA_SCHEMA, DeclarationOutcome, LoadedSet, _rate_snapshot, net_owed_finding
+from cbss_batch.loading import DeclarationOutcome, LoadedSet, _rate_snapshot, net_owed_finding
 from cbss_batch.parse import dmfa
 from cbss_batch.parse.dmfa import DeclarationEnd, InvalidDocument, read_dmfa
 from cbss_batch.records import DeclarationTotals, DmfaHeader, Finding, NaturalPerson
 from cbss_batch.rules.dmfa import DeclarationChecks
 from cbss_batch.rules.runner import DeclarationReview
+from cbss_batch.schemas.files import DMFA_SCHEMA
 from cbss_batch.senders import Mandates, check_mandate
 from cbss_batch.store import claims, queries
 from cbss_batch.store.bulk import reserve_ids

@@ -146,13 +146,24 @@ def holding(claim: Claim) -> Iterator[None]:
 
 
 def fence(conn: Connection, set_id: int) -> None:
-    """Inside the set's final transaction: LeaseLost unless this worker's claim is still the set's."""
+    """Inside the set's final transaction: LeaseLost unless this process may still answer the set.
+
+    The set is not finished yet, and with a claim (``holding``) the claim's token is still the set's.
+    Without one (the intake refusing a set it has just recorded, reprocessing a failed set), no other
+    worker holds a live lease on the set: one that claimed it in between answers it. The set's row
+    stays locked (on PostgreSQL) until the transaction ends, so two processes cannot both commit an
+    answer of the same set.
+    """
     claim = _current.get()
-    if claim is None or claim.set_id != set_id:
-        return
-    held = conn.execute(select(file_sets.c.claim_token).where(file_sets.c.id == set_id)
-                        .with_for_update() if conn.dialect.name == "postgresql" else
-                        select(file_sets.c.claim_token).where(file_sets.c.id == set_id)).scalar()
-    if held != claim.token:
+    live = and_(file_sets.c.lease_until.is_not(None), file_sets.c.lease_until >= utc_now())
+    query = select(file_sets.c.claim_token, file_sets.c.state, file_sets.c.claimed_by, live.label("live")).where(
+        file_sets.c.id == set_id)
+    held = conn.execute(query.with_for_update(of=file_sets) if conn.dialect.name == "postgresql" else query).one()
+    claimed = claim is not None and claim.set_id == set_id
+    if claim is not None and claimed and held.claim_token != claim.token:
         raise LeaseLost(f"set {set_id}: the lease of {claim.owner} expired and another worker took the set "
-                        f"(token {held}, ours {claim.token}); this worker's result is discarded")
+                        f"(token {held.claim_token}, ours {claim.token}); this worker's result is discarded")
+    if held.state != "received":
+        raise LeaseLost(f"set {set_id} was answered meanwhile (it is {held.state} now); not answered again")
+    if not claimed and held.live:
+        raise LeaseLost(f"set {set_id} is claimed by {held.claimed_by}, which answers it; not answered here")

@@ -112,12 +112,14 @@ def set_files(conn: Connection, set_id: int) -> list[Any]:
 def finish_set(conn: Connection, set_id: int, *, state: str, result_code: int, error_codes: Iterable[str],
                reason: str | None, now: datetime, content_sha256: str | None = None,
                content_bytes: int | None = None, duplicate_of: str | None = None) -> None:
-    """Record a set's final state and ACRF outcome (fenced: LeaseLost if another worker holds the set now)."""
+    """Record a set's final state and ACRF outcome (fenced: LeaseLost if another worker holds the set now).
+
+    The lease ends with the set: a finished set is nobody's (``claimed_by`` stays, saying who finished it)."""
     claims.fence(conn, set_id)
     conn.execute(update(file_sets).where(file_sets.c.id == set_id).values(
         state=state, result_code=result_code, error_codes=" ".join(f"ACRF-{c}" for c in error_codes) or None,
         reason=reason, processed_at=now, content_sha256=content_sha256, content_bytes=content_bytes,
-        duplicate_of=duplicate_of))
+        duplicate_of=duplicate_of, lease_until=None))
 
 
 def mark_inbox_cleared(conn: Connection, set_id: int) -> None:

@@ -88,6 +88,23 @@ def test_validate_needs_no_database(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_validate_starts_without_the_database_layer(tmp_path: Path) -> None:
+    """validate is timed against bare lxml: it imports neither SQLAlchemy nor the pipeline (0.3 s of start)."""
+    write_config(tmp_path)
+    good = tmp_path / "good.xml"
+    good.write_bytes(make_dmfa(workers=2, quarter="20253"))
+    script = ("import sys\nfrom cbss_batch.cli import main\n"
+              f"sys.argv = ['cbss-batch', '--json', 'validate', {str(good)!r}]\n"
+              "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+              "loaded = [m for m in ('sqlalchemy', 'cbss_batch.pipeline', 'cbss_batch.loading', 'cryptography')"
+              " if m in sys.modules]\n"
+              "print('LOADED', code, loaded, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            check=True)
+    assert json.loads(result.stdout)["valid"] is True
+    assert result.stderr.strip().splitlines()[-1] == "LOADED 0 []"
+
+
 def test_status_files_and_show_follow_a_set_to_its_lines(workspace: Workspace) -> None:
     drop_set(workspace.inbox, "006400", make_dmfa(workers=3, quarter="20253", faults=["bad_insz"]), day=NAME_DAY)
     assert workspace.cli("run").exit_code == 0

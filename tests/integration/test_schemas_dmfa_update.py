@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from cbss_batch.loading import known_elements
 from cbss_batch.schemas.catalogue import Catalogue, load_catalogue, write_xsd
+from cbss_batch.schemas.files import known_elements
 from tests.schema_support import build_xsd_script
 
 ROOT = Path(__file__).resolve().parents[2]

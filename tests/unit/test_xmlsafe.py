@@ -16,7 +16,7 @@ from lxml import etree
 
 from cbss_batch.errors import RejectedFile
 from cbss_batch.generator import make_dmfa
-from cbss_batch.loading import known_elements
+from cbss_batch.schemas.files import known_elements
 from cbss_batch.xmlsafe import ChainedReader, XmlProblem, diagnose, load_schema, schema_problem, screen_prolog
 
 PROJECT = Path(__file__).resolve().parents[2]
