@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +19,32 @@ def sha256_of(paths: Path | Iterable[Path]) -> str:
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+class BackgroundDigest:
+    """``sha256_of(paths)`` computed by a thread while the caller goes on (reading and hashing release
+    the interpreter lock, so on a second core it costs the caller nothing); ``result()`` waits for it."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self._paths = list(paths)
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="content-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._digest = sha256_of(self._paths)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> str:
+        """The hex digest; the error the hashing met (a part unreadable), raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
 
 
 def fsync_dir(folder: Path) -> None:

@@ -29,9 +29,10 @@ from cbss_batch import loading, modifications, notify, outbox, personnel, risks
 from cbss_batch.archive import archive_file
 from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.clock import Clock
+from cbss_batch.collector import fewer_collections
 from cbss_batch.columns import fill_columns
 from cbss_batch.config import Settings
-from cbss_batch.durable import sha256_of
+from cbss_batch.durable import BackgroundDigest, sha256_of
 from cbss_batch.errors import BatchError, RejectedFile
 from cbss_batch.faults import crash_point
 from cbss_batch.intake import Candidate, read_name, scan_inbox
@@ -421,16 +422,14 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int, cut:
                    key=lambda pair: pair[0])
     paths = [Path(f.archive_path) for _, f in parts]
     size = sum(f.size for _, f in parts)
-    sha = sha256_of(paths)
+    # The content's hash (a duplicate of an accepted set's content is refused) is computed alongside the
+    # checks and the staging; a duplicate is found before the commit and its staging rolled back.
+    digest = BackgroundDigest(paths)
     with engine.connect() as conn:
         name_twin = queries.earlier_set_with_name(conn, set_id, row.name_key)
-        content_twin = queries.accepted_set_with_content(conn, set_id, sha)
     if name_twin:
         return _reject(settings, engine, clock, set_id, ["133"], f"a set with this name was received before "
-                       f"(ticket {name_twin})", duplicate_of=name_twin, content=(sha, size))
-    if content_twin:
-        return _reject(settings, engine, clock, set_id, ["133"], f"the same content was accepted before "
-                       f"(ticket {content_twin})", duplicate_of=content_twin, content=(sha, size))
+                       f"(ticket {name_twin})", duplicate_of=name_twin, content=(digest.result(), size))
     with paths[0].open("rb") as head:
         prolog = screen_prolog(head.read(65536), row.answer_name)
     declared_type = _type_of_root(prolog.root)
@@ -449,10 +448,34 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int, cut:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
     log.info("set %s %s passed the file checks: %s, %d bytes in %d part(s)", row.ticket, row.answer_name,
              prolog.root, size, len(paths), extra={"ticket": row.ticket, "stage": "checked", "set_id": row.id})
-    if cut and go.file_type == "DMFA" and chunking.plan_set(settings, engine, clock.now(), clock.today(), row, paths,
-                                                            (sha, size)):
-        return SetOutcome(row.ticket, "chunked")
-    return _load_set(settings, engine, clock, row, paths, (sha, size), kind, sender.mandates if sender else None)
+    if cut and go.file_type == "DMFA":
+        twin = _content_twin(engine, set_id, digest.result())
+        if twin is not None:
+            return _reject_twin(settings, engine, clock, set_id, twin, (digest.result(), size))
+        if chunking.plan_set(settings, engine, clock.now(), clock.today(), row, paths, (digest.result(), size)):
+            return SetOutcome(row.ticket, "chunked")
+    return _load_set(settings, engine, clock, row, paths, digest, size, kind, sender.mandates if sender else None)
+
+
+class _DuplicateContent(Exception):
+    """The set's content is an accepted set's (ACRF-133): its staging is rolled back."""
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__(ticket)
+        self.ticket = ticket
+
+
+def _content_twin(engine_or_conn: Engine | Connection, set_id: int, sha: str) -> str | None:
+    if isinstance(engine_or_conn, Connection):
+        return queries.accepted_set_with_content(engine_or_conn, set_id, sha)
+    with engine_or_conn.connect() as conn:
+        return queries.accepted_set_with_content(conn, set_id, sha)
+
+
+def _reject_twin(settings: Settings, engine: Engine, clock: Clock, set_id: int, twin: str,
+                 content: tuple[str, int]) -> SetOutcome:
+    return _reject(settings, engine, clock, set_id, ["133"], f"the same content was accepted before (ticket {twin})",
+                   duplicate_of=twin, content=content)
 
 
 def _fi_paths(files: list[Any]) -> list[Path]:
@@ -557,12 +580,12 @@ def chained_reader(paths: list[Path]) -> Iterator[IO[bytes]]:
 
 
 def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
-              content: tuple[str, int], kind: MessageKind, mandates: Mandates | None) -> SetOutcome:
+              digest: BackgroundDigest, size: int, kind: MessageKind, mandates: Mandates | None) -> SetOutcome:
     schema_path = settings.xsd / kind.schema
     check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
-             if settings.parallel_validation and content[1] >= settings.parallel_validation_min_bytes else None)
+             if settings.parallel_validation and size >= settings.parallel_validation_min_bytes else None)
     try:
-        with engine.begin() as conn, chained_reader(paths) as source:
+        with fewer_collections(), engine.begin() as conn, chained_reader(paths) as source:
             try:
                 loaded = kind.load(conn, source, set_id=row.id, schema_path=None if check else schema_path,
                                    settings=settings, clock=clock, paths=paths, mandates=mandates)
@@ -573,8 +596,18 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                 problem = check.result()
                 if problem is not None:
                     raise InvalidDocument(problem)
+            content = (digest.result(), size)
+            twin = _content_twin(conn, row.id, content[0])
+            if twin is not None:
+                raise _DuplicateContent(twin)
             accepted, refused = commit_loaded(settings, conn, clock, row, loaded, paths, content)
+    except _DuplicateContent as exc:
+        return _reject_twin(settings, engine, clock, row.id, exc.ticket, content)
     except InvalidDocument as exc:
+        content = (digest.result(), size)
+        twin = _content_twin(engine, row.id, content[0])
+        if twin is not None:  # an accepted set's bytes that our schema now refuses: still a duplicate
+            return _reject_twin(settings, engine, clock, row.id, twin, content)
         log.info("set %s is not a valid document (%s); diagnosing", row.ticket, exc,
                  extra={"ticket": row.ticket, "stage": "validated", "set_id": row.id})
         problems = diagnose(lambda: chained_reader(paths), schema(schema_path),

@@ -28,7 +28,9 @@ def stream_validate(schema_path: Path, paths: list[Path], root: str, blocks: tup
     reader = ChainedReader(paths)
     closed = False
     try:
-        context = etree.iterparse(reader, events=("end",), tag=(root, *blocks), schema=schema, **PARSER_OPTIONS)
+        # Blank text between elements is left out of the tree (the validator still sees it): less to build.
+        context = etree.iterparse(reader, events=("end",), tag=(root, *blocks), schema=schema, remove_blank_text=True,
+                                  **PARSER_OPTIONS)
         for _event, element in context:
             if element.tag == root and element.getparent() is None:
                 closed = True

@@ -32,6 +32,7 @@ from cbss_batch.calculate.parameters import project_parameters
 from cbss_batch.chunking.document import SegmentReader, chunk_segments, header_segments
 from cbss_batch.chunking.load import REPEATED_INSZ, DeclarationShare, load_chunk
 from cbss_batch.chunking.plan import ChunkSpan, FormSpan, NotSplittable, Plan, scan
+from cbss_batch.collector import fewer_collections
 from cbss_batch.config import Settings
 from cbss_batch.dmno import dmno_from_fragments
 from cbss_batch.faults import crash_point
@@ -166,7 +167,7 @@ def process_chunk(settings: Settings, engine: Engine, today: date, now: datetime
     reader = SegmentReader(paths, chunk_segments(plan.plan, span, dmfa.ROOT))
     source = cast(IO[bytes], reader)
     try:
-        with engine.begin() as conn:
+        with fewer_collections(), engine.begin() as conn:
             result = load_chunk(
                 conn, source, set_id=claim.set_id, first_form=span.form, cut_at_end=span.end is not None,
                 declaration=plan.declaration, today=plan.ticket_day, batch_rows=settings.batch_rows,

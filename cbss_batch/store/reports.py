@@ -382,7 +382,9 @@ def _staging(conn: Connection, kind: str, row: Any) -> dict[str, int]:
                   "occupations": _count(conn, occupations, occupations.c.worker_record_id.in_(lines)),
                   "services": _count(conn, services, services.c.occupation_id.in_(jobs)),
                   "remunerations": _count(conn, remunerations, remunerations.c.occupation_id.in_(jobs)),
-                  "contributions": _count(conn, contributions, contributions.c.declaration_id == row.id),
+                  "contributions": _count(conn, contributions, contributions.c.worker_record_id.in_(lines))
+                  + _count(conn, contributions, and_(contributions.c.declaration_id == row.id,
+                                                     contributions.c.worker_record_id.is_(None))),
                   "deductions": _count(conn, deductions, deductions.c.declaration_id == row.id),
                   "contribution_corrections": _count(conn, contribution_corrections,
                                                      contribution_corrections.c.declaration_id == row.id)}

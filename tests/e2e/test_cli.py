@@ -40,6 +40,12 @@ def test_init_creates_the_sqlite_database_owner_only(workspace: Workspace) -> No
     assert (workspace.root / "var" / "cbss.db").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.backend("sqlite", reason="the page size of the embedded database file")
+def test_init_creates_the_sqlite_database_with_8_kib_pages(workspace: Workspace) -> None:
+    assert workspace.sql("PRAGMA page_size") == [(8192,)]
+    assert workspace.sql("PRAGMA journal_mode") == [("wal",)]
+
+
 def test_run_reports_a_summary_in_json(workspace: Workspace) -> None:
     drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253"), day=NAME_DAY)
     drop_set(workspace.inbox, "006400", make_dmfa(workers=2, quarter="20253", seed=3, faults=["bad_insz"]),

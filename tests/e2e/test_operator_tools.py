@@ -188,6 +188,10 @@ def test_show_follows_an_answer_back_to_the_declarations_staging_rows_and_archiv
     staging = declaration["staging"]
     assert (staging["declarations"], staging["natural_persons"], staging["worker_records"]) == (1, 3, 3)
     assert staging["occupations"] >= 3 and staging["anomalies"] == 1
+    # Counted through the worker lines plus the employer-level contribution (the only ones indexed by declaration).
+    assert workspace.sql("select count(*) from contributions where worker_record_id is null") == [(1,)]
+    assert [(staging["contributions"],)] == workspace.sql(
+        "select count(*) from contributions where declaration_id = (select id from declarations)")
     source = declaration["source"]
     assert source["file"] == FI_1
     archived = Path(source["archive"])

@@ -217,6 +217,9 @@ def test_duplicate_content_acrf_names_the_original_ticket_and_is_exact(workspace
     assert _schema(official, "ACRF_20231.xsd").validate(etree.parse(str(path)))
     assert workspace.sql("select ticket, state, duplicate_of from file_sets order by id") == [
         ("CB2026112800000001", "accepted", None), ("CB2026112800000003", "rejected", "CB2026112800000001")]
+    # The duplicate is found while it is staged (its hash is computed alongside): nothing of it stays.
+    assert workspace.sql("select count(*), min(set_id), max(set_id) from natural_persons") == [(2, 1, 1)]
+    assert workspace.sql("select set_id from declarations") == [(1,)]
 
 
 def test_files_left_without_go_get_acrf_130_after_the_timeout(workspace: Workspace) -> None:

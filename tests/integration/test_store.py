@@ -66,6 +66,21 @@ def test_staging_rows_survive_the_migration_that_drops_their_foreign_keys(db_url
         assert conn.execute(text("SELECT id, person_id, worker_code FROM worker_records")).all() == [(7, 5, "495")]
     engine.dispose()
 
+def test_contributions_are_indexed_by_line_and_only_employer_level_ones_by_declaration(db_url: str) -> None:
+    from sqlalchemy import inspect
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("contributions")}
+        assert indexes == {"ix_contributions_unrelated": ["declaration_id"],
+                           "ix_contributions_worker_record_id": ["worker_record_id"]}
+        sql = {"sqlite": "SELECT sql FROM sqlite_master WHERE name = 'ix_contributions_unrelated'",
+               "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_contributions_unrelated'"}
+        definition = conn.execute(text(sql[conn.dialect.name])).scalar_one()
+        assert "worker_record_id IS NULL" in definition
+    engine.dispose()
+
+
 def test_bulk_writer_stores_rows_and_numbers_leaf_rows(db_url: str) -> None:
     engine = make_engine(db_url)
     with engine.begin() as conn:

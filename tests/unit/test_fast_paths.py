@@ -261,3 +261,48 @@ def _spoil(data: bytes) -> bytes:
 def test_summaries_review_as_the_records_do(faults: tuple[str, ...]) -> None:
     data = _spoil(make_dmfa(workers=400, declarations=2, quarter="20253", seed=3, faults=faults))
     assert _reviews(data, lazy=True) == _reviews(data, lazy=False)
+
+
+# --- whitespace between elements ------------------------------------------------------------------------
+
+_XSD = Path(__file__).resolve().parents[2] / "xsd"
+_WHITESPACE_CASES = {  # a mutation of a valid document → is it still schema-valid?
+    "as generated": (lambda d: d, True),
+    "blank Quarter": (lambda d: _first(d, "Quarter", "   "), False),
+    "INSS a newline": (lambda d: _first(d, "INSS", "\n"), False),
+    "text between elements": (lambda d: d.replace("</INSS>", "</INSS>x", 1), False),
+    "blanks between elements": (lambda d: d.replace("</INSS>", "</INSS>  \n\t ", 1), True),
+    "blank CDATA between elements": (lambda d: d.replace("</INSS>", "</INSS><![CDATA[ ]]>", 1), True),
+    "blank NaturalPersonUserReference": (lambda d: _first(d, "NaturalPersonUserReference", " \t"), True),
+}
+
+
+def _first(document: str, tag: str, text: str) -> str:
+    start = document.index(f"<{tag}>") + len(tag) + 2
+    return document[:start] + text + document[document.index(f"</{tag}>", start):]
+
+
+@pytest.mark.parametrize("case", sorted(_WHITESPACE_CASES))
+def test_the_stream_drops_blank_text_between_elements_but_judges_and_reads_as_written(case: str) -> None:
+    """read_dmfa leaves the whitespace between elements out of the tree (remove_blank_text): the schema
+    in the stream judges the document as plain streaming validation does, and a leaf's text is kept."""
+    from cbss_batch.parse.dmfa import InvalidDocument, PersonElement, read_dmfa
+    from cbss_batch.xmlsafe import load_schema
+
+    mutate, valid = _WHITESPACE_CASES[case]
+    document = mutate(make_dmfa(workers=3, quarter="20253").decode()).encode()
+    schema = load_schema(_XSD / "DmfAOriginal_20223.xsd")
+    assert schema.validate(etree.parse(io.BytesIO(document))) is valid
+    references = []
+    try:
+        for event in read_dmfa(io.BytesIO(document), schema, lazy=True):
+            if isinstance(event, PersonElement):
+                references.append(event.element.findtext("NaturalPersonUserReference"))
+                assert event.element[0].tail is None  # no blank text node kept between elements
+    except InvalidDocument:
+        assert not valid
+        return
+    assert valid
+    assert len(references) == 3
+    if case == "blank NaturalPersonUserReference":
+        assert references[0] == " \t"
