@@ -448,12 +448,13 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int, cut:
         raise RejectedFile(row.answer_name, f"no schema for {go.file_type} messages in this version", ("088",))
     log.info("set %s %s passed the file checks: %s, %d bytes in %d part(s)", row.ticket, row.answer_name,
              prolog.root, size, len(paths), extra={"ticket": row.ticket, "stage": "checked", "set_id": row.id})
-    if cut and go.file_type == "DMFA":
+    chunks = chunking.cut_set(settings, engine, row, paths, size) if cut and go.file_type == "DMFA" else None
+    if chunks is not None:  # the content is hashed meanwhile: a duplicate is refused, not cut
         twin = _content_twin(engine, set_id, digest.result())
         if twin is not None:
             return _reject_twin(settings, engine, clock, set_id, twin, (digest.result(), size))
-        if chunking.plan_set(settings, engine, clock.now(), clock.today(), row, paths, (digest.result(), size)):
-            return SetOutcome(row.ticket, "chunked")
+        chunking.record_plan(settings, engine, clock.now(), clock.today(), row, chunks, (digest.result(), size))
+        return SetOutcome(row.ticket, "chunked")
     return _load_set(settings, engine, clock, row, paths, digest, size, kind, sender.mandates if sender else None)
 
 

@@ -1,7 +1,7 @@
 """Large DmfA sets processed by several workers: cut, chunks, one finishing step with one ACRF and one NOTI.
 
 1. The worker that claims a large received set runs the file checks as for any set, then cuts it
-   (``plan_set``): chunk 0 is the schema check of the whole document, chunks 1… each a run of
+   (``cut_set``, ``record_plan``): chunk 0 is the schema check of the whole document, chunks 1… each a run of
    persons (cbss_batch/chunking/plan.py). Declaration keys and tickets are reserved for every form.
    The plan and the chunks are committed with the set's claim still fenced; the set stays
    ``received``.
@@ -102,22 +102,26 @@ def plan_of(conn: Connection, set_id: int) -> PlanRow | None:
                    (row.content_sha256, int(row.content_bytes)), _layout(row.layout, spans))
 
 
-def plan_set(settings: Settings, engine: Engine, now: datetime, today: date, row: Any, paths: list[Path],
-             content: tuple[str, int]) -> bool:
-    """Cut a checked DmfA set into chunks for the workers; False when it is small or cannot be cut safely."""
-    if settings.chunk_persons <= 0 or content[1] < settings.chunk_persons * 200:  # far fewer persons than a chunk
-        return False
+def cut_set(settings: Settings, engine: Engine, row: Any, paths: list[Path], size: int) -> Plan | None:
+    """The chunks a checked DmfA set of ``size`` bytes is cut into for the workers (``record_plan``); None
+    when it is small or cannot be cut safely."""
+    if settings.chunk_persons <= 0 or size < settings.chunk_persons * 200:  # far fewer persons than a chunk
+        return None
     with engine.connect() as conn:
         existing = plan_of(conn, row.id)
     if existing is not None:
-        return False  # cut before and sent back to be processed whole
+        return None  # cut before and sent back to be processed whole
     try:
         plan = scan(paths, settings.chunk_persons)
     except NotSplittable as exc:
         log.info("set %s is processed whole: %s", row.ticket, exc, extra={"ticket": row.ticket, "stage": "planned"})
-        return False
-    if len(plan.chunks) < 2:
-        return False
+        return None
+    return plan if len(plan.chunks) >= 2 else None
+
+
+def record_plan(settings: Settings, engine: Engine, now: datetime, today: date, row: Any, plan: Plan,
+                content: tuple[str, int]) -> None:
+    """Record the plan and its chunks (the schema check, then the data chunks): the workers claim them."""
     with engine.begin() as conn:
         claims.fence(conn, row.id)
         first_id = reserve_ids(conn, "id:declarations", len(plan.forms))
@@ -138,7 +142,6 @@ def plan_set(settings: Settings, engine: Engine, now: datetime, today: date, row
     log.info("set %s cut into %d chunks of up to %d persons (%d persons, %d declarations)", row.ticket,
              len(plan.chunks), settings.chunk_persons, plan.persons, len(plan.forms),
              extra={"ticket": row.ticket, "stage": "planned", "set_id": row.id})
-    return True
 
 
 def _parts(conn: Connection, set_id: int) -> list[Path]:
@@ -358,4 +361,5 @@ def _net_owed(outcome: DeclarationOutcome, totals: DeclarationTotals, share: Dec
     return ours
 
 
-__all__ = ["REPEATED_INSZ", "PlanRow", "abandon", "finish_in", "needs_whole", "plan_of", "plan_set", "process_chunk"]
+__all__ = ["REPEATED_INSZ", "PlanRow", "abandon", "cut_set", "finish_in", "needs_whole", "plan_of", "process_chunk",
+           "record_plan"]
