@@ -20,7 +20,10 @@ from tests.conftest import Workspace
 NOTES = "NOTES.txt"  # not a transfer file name: refused at intake with ACRF-1xx
 
 
-def _settings(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def _notes_in_inbox(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A file with an unreadable name in the inbox; the workspace's settings, run from its folder."""
+    (workspace.inbox / "006400" / "INTEST").mkdir(parents=True, exist_ok=True)
+    (workspace.inbox / "006400" / "INTEST" / NOTES).write_bytes(b"not a transfer file\n")
     monkeypatch.chdir(workspace.root)
     return load_settings(workspace.root / "config" / "cbss.toml", {"CBSS_DB_URL": workspace.db_url})
 
@@ -52,9 +55,7 @@ def _acrf_per_set(workspace: Workspace) -> list[tuple[object, ...]]:
 
 def test_a_worker_that_answered_the_set_in_between_is_not_answered_twice(
         workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    (workspace.inbox / "006400" / "INTEST").mkdir(parents=True, exist_ok=True)
-    (workspace.inbox / "006400" / "INTEST" / NOTES).write_bytes(b"not a transfer file\n")
-    settings = _settings(workspace, monkeypatch)
+    settings = _notes_in_inbox(workspace, monkeypatch)
     answered: list[object] = []
 
     def another_worker_answers(set_id: int) -> None:
@@ -73,9 +74,7 @@ def test_a_worker_that_answered_the_set_in_between_is_not_answered_twice(
 
 def test_a_worker_holding_the_set_answers_it_and_the_intake_does_not(
         workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    (workspace.inbox / "006400" / "INTEST").mkdir(parents=True, exist_ok=True)
-    (workspace.inbox / "006400" / "INTEST" / NOTES).write_bytes(b"not a transfer file\n")
-    settings = _settings(workspace, monkeypatch)
+    settings = _notes_in_inbox(workspace, monkeypatch)
     held: list[claims.Claim] = []
 
     def another_worker_claims(set_id: int) -> None:
@@ -105,9 +104,7 @@ def test_a_worker_holding_the_set_answers_it_and_the_intake_does_not(
 def test_a_claim_holder_does_not_answer_a_set_answered_meanwhile(
         workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fence refuses a set that is no longer received, even to the holder of its current claim."""
-    (workspace.inbox / "006400" / "INTEST").mkdir(parents=True, exist_ok=True)
-    (workspace.inbox / "006400" / "INTEST" / NOTES).write_bytes(b"not a transfer file\n")
-    settings = _settings(workspace, monkeypatch)
+    settings = _notes_in_inbox(workspace, monkeypatch)
     assert _intake_with(settings, monkeypatch, lambda set_id: None)[0] is not None
     (set_id,) = [int(str(r[0])) for r in workspace.sql("select id from file_sets")]
     workspace.sql("update file_sets set state = 'received' where id = :id", {"id": set_id})
