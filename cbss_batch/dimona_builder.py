@@ -44,6 +44,11 @@ _OPTIONAL_ZONES = ("starting_date", "starting_hour", "ending_date", "ending_hour
 _CHANGES = ("starting_date", "starting_hour", "ending_date", "ending_hour", "planned_hours")
 
 
+# JointCommissionNbr of a Dimona 2023/1 IN: the official schema enumerates 124, 140, 144, 145, 149, 302,
+# 320, 322 and this code, its value for every other joint committee (200 included); not a placeholder.
+OTHER_JOINT_COMMITTEES = "XXX"
+
+
 @dataclass(frozen=True, slots=True)
 class DimonaForm:
     """One Dimona declaration: its action and the zones it carries (None: not written)."""
@@ -52,9 +57,7 @@ class DimonaForm:
     noss: str | None = "175110801"
     insz: str | None = "85073003328"
     worker_type: str = "OTH"  # IN only (DimonaFeatures)
-    # IN only. The 2023/1 schema allows only 124, 140, 144, 145, 149, 302, 320, 322 and XXX here;
-    # XXX stands for every other sector (joint committee 200 included).
-    joint_committee: str | None = "XXX"
+    joint_committee: str | None = OTHER_JOINT_COMMITTEES  # IN only
     starting_date: date | None = None
     ending_date: date | None = None
     starting_hour: time | None = None

@@ -23,14 +23,17 @@ def sha256_of(paths: Path | Iterable[Path]) -> str:
 
 class BackgroundDigest:
     """``sha256_of(paths)`` computed by a thread while the caller goes on (reading and hashing release
-    the interpreter lock, so on a second core it costs the caller nothing); ``result()`` waits for it."""
+    the interpreter lock, so on a second core it costs the caller nothing); ``result()`` waits for it.
+    ``known``: the digest is known already (a single file's, hashed when it was archived): no thread."""
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(self, paths: Iterable[Path], known: str | None = None) -> None:
         self._paths = list(paths)
-        self._digest: str | None = None
+        self._digest: str | None = known
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="content-sha256", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if known is None:
+            self._thread = threading.Thread(target=self._run, name="content-sha256", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -40,7 +43,8 @@ class BackgroundDigest:
 
     def result(self) -> str:
         """The hex digest; the error the hashing met (a part unreadable), raised here."""
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise self._error
         assert self._digest is not None

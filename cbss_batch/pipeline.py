@@ -321,7 +321,7 @@ def receive(settings: Settings, engine: Engine, clock: Clock, candidate: Candida
                 conn, ticket=ticket, mailbox=candidate.mailbox, folder=candidate.folder,
                 name_key=str(key) if key else None, answer_name=candidate.answer_name,
                 file_type=key.file_type if key else None, environment=environment,
-                parts=_announced_parts(candidate), state="received", files=archived, now=now, run_id=run_id)
+                parts=_announced_parts(candidate), files=archived, now=now, run_id=run_id)
             queries.audit(conn, "received", now=now, set_id=set_id, ticket=ticket,
                           detail=f"{candidate.mailbox}/{candidate.folder} {candidate.answer_name} "
                                  f"({len(archived)} files)")
@@ -422,9 +422,10 @@ def _process(settings: Settings, engine: Engine, clock: Clock, set_id: int, cut:
                    key=lambda pair: pair[0])
     paths = [Path(f.archive_path) for _, f in parts]
     size = sum(f.size for _, f in parts)
-    # The content's hash (a duplicate of an accepted set's content is refused) is computed alongside the
-    # checks and the staging; a duplicate is found before the commit and its staging rolled back.
-    digest = BackgroundDigest(paths)
+    # The content's hash (a duplicate of an accepted set's content is refused): a single part's is the one
+    # its archiving computed; several parts are hashed as one stream alongside the checks and the staging.
+    # A duplicate is found before the commit and its staging rolled back.
+    digest = BackgroundDigest(paths, known=parts[0][1].sha256 if len(parts) == 1 else None)
     with engine.connect() as conn:
         name_twin = queries.earlier_set_with_name(conn, set_id, row.name_key)
     if name_twin:
@@ -466,10 +467,8 @@ class _DuplicateContent(Exception):
         self.ticket = ticket
 
 
-def _content_twin(engine_or_conn: Engine | Connection, set_id: int, sha: str) -> str | None:
-    if isinstance(engine_or_conn, Connection):
-        return queries.accepted_set_with_content(engine_or_conn, set_id, sha)
-    with engine_or_conn.connect() as conn:
+def _content_twin(engine: Engine, set_id: int, sha: str) -> str | None:
+    with engine.connect() as conn:
         return queries.accepted_set_with_content(conn, set_id, sha)
 
 
@@ -597,13 +596,12 @@ def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths:
                 problem = check.result()
                 if problem is not None:
                     raise InvalidDocument(problem)
-            content = (digest.result(), size)
-            twin = _content_twin(conn, row.id, content[0])
+            twin = queries.accepted_set_with_content(conn, row.id, digest.result())
             if twin is not None:
                 raise _DuplicateContent(twin)
-            accepted, refused = commit_loaded(settings, conn, clock, row, loaded, paths, content)
+            accepted, refused = commit_loaded(settings, conn, clock, row, loaded, paths, (digest.result(), size))
     except _DuplicateContent as exc:
-        return _reject_twin(settings, engine, clock, row.id, exc.ticket, content)
+        return _reject_twin(settings, engine, clock, row.id, exc.ticket, (digest.result(), size))
     except InvalidDocument as exc:
         content = (digest.result(), size)
         twin = _content_twin(engine, row.id, content[0])

@@ -159,11 +159,11 @@ def fence(conn: Connection, set_id: int) -> None:
     query = select(file_sets.c.claim_token, file_sets.c.state, file_sets.c.claimed_by, live.label("live")).where(
         file_sets.c.id == set_id)
     held = conn.execute(query.with_for_update(of=file_sets) if conn.dialect.name == "postgresql" else query).one()
-    claimed = claim is not None and claim.set_id == set_id
-    if claim is not None and claimed and held.claim_token != claim.token:
-        raise LeaseLost(f"set {set_id}: the lease of {claim.owner} expired and another worker took the set "
-                        f"(token {held.claim_token}, ours {claim.token}); this worker's result is discarded")
+    ours = claim if claim is not None and claim.set_id == set_id else None
+    if ours is not None and held.claim_token != ours.token:
+        raise LeaseLost(f"set {set_id}: the lease of {ours.owner} expired and another worker took the set "
+                        f"(token {held.claim_token}, ours {ours.token}); this worker's result is discarded")
     if held.state != "received":
         raise LeaseLost(f"set {set_id} was answered meanwhile (it is {held.state} now); not answered again")
-    if not claimed and held.live:
+    if ours is None and held.live:
         raise LeaseLost(f"set {set_id} is claimed by {held.claimed_by}, which answers it; not answered here")

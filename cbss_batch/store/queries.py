@@ -84,12 +84,12 @@ class ArchivedFile:
 
 
 def insert_set(conn: Connection, *, ticket: str, mailbox: str, folder: str, name_key: str | None,
-               answer_name: str, file_type: str | None, environment: str, parts: int | None, state: str,
+               answer_name: str, file_type: str | None, environment: str, parts: int | None,
                files: Sequence[ArchivedFile], now: datetime, run_id: int | None) -> int:
-    """Record a received set and its archived files; returns the set id."""
+    """Record a received set and its archived files (state ``received``); returns the set id."""
     set_id = _new_id(conn.execute(file_sets.insert().values(
         ticket=ticket, mailbox=mailbox, folder=folder, name_key=name_key, answer_name=answer_name,
-        file_type=file_type, environment=environment, parts=parts, state=state, inbox_cleared=False,
+        file_type=file_type, environment=environment, parts=parts, state="received", inbox_cleared=False,
         received_at=now, run_id=run_id)))
     for f in files:
         conn.execute(received_files.insert().values(
