@@ -1,8 +1,14 @@
 """The archive of received bytes: content-addressed by SHA-256, written before anything else.
 
 ``var/archive/ab/abcdef…`` holds each distinct content once; the database maps every received
-name to its hash. Writes go to a temporary name, are fsynced, then renamed: a crash leaves either
-nothing or a complete copy, and archiving the same bytes twice is harmless. Nothing here deletes.
+name to its hash. A received file is taken under a temporary name, fsynced, then renamed: a crash
+leaves either nothing or a complete file, and archiving the same bytes twice is harmless. Nothing
+here deletes.
+
+A file this service owns, on the archive's file system, is taken by a hard link rather than copied
+(a 400 MB set is then only read, to hash it, not written a second time): the inbox name is removed
+once the set is recorded, and the file is made readable by its owner only, so no other account can
+change the archived bytes. A file owned by another account, or on another file system, is copied.
 """
 
 from __future__ import annotations
@@ -32,28 +38,17 @@ class ArchiveFull(TransientError):
 
 
 def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
-    """Copy ``source`` into the archive; returns (sha256 hex, size in bytes, archive path)."""
+    """Archive ``source`` (a hard link or a copy); returns (sha256 hex, size in bytes, archive path)."""
     archive_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    digest = hashlib.sha256()
-    size = 0
     # one temporary name per process and thread: the parts of a set are archived side by side
     temp = archive_root / (f".incoming-{os.getpid()}-{threading.get_native_id()}-"
                            f"{source.name[:40].replace(os.sep, '_')}")
     src = _open_regular(source)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except BaseException:
-        src.close()
-        raise
-    try:
-        with os.fdopen(fd, "wb") as out, src:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        sha = digest.hexdigest()
+        # a name left by a process that died here may be a link to a received file: never written through
+        temp.unlink(missing_ok=True)
+        with src:
+            sha, size = _hashed_in_place(src) if _linked(src, source, temp) else _copied(src, temp)
         target = archive_root / sha[:2] / sha
         target.parent.mkdir(exist_ok=True, mode=0o700)
         if target.exists():
@@ -70,6 +65,49 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
         temp.unlink(missing_ok=True)
         raise
     return sha, size, target
+
+
+def _linked(src: BinaryIO, source: Path, temp: Path) -> bool:
+    """Whether ``temp`` could be made a hard link to the file open as ``src`` (ours, same file system)."""
+    opened = os.fstat(src.fileno())
+    if opened.st_uid != os.geteuid():
+        return False
+    try:
+        os.link(source, temp, follow_symlinks=False)
+    except OSError:  # another file system (EXDEV), links refused (EPERM, EMLINK), source gone: copied
+        return False
+    linked = os.lstat(temp)
+    if (linked.st_dev, linked.st_ino) != (opened.st_dev, opened.st_ino):  # replaced since it was opened
+        temp.unlink()
+        return False
+    return True
+
+
+def _hashed_in_place(src: BinaryIO) -> tuple[str, int]:
+    """Hash the linked file through ``src`` (the inode checked); made owner-only and synced to disk."""
+    os.fchmod(src.fileno(), 0o600)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := src.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    os.fsync(src.fileno())
+    return digest.hexdigest(), size
+
+
+def _copied(src: BinaryIO, temp: Path) -> tuple[str, int]:
+    """Copy ``src`` to ``temp`` (a new file), hashing it on the way, synced to disk."""
+    digest = hashlib.sha256()
+    size = 0
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
 
 
 def _open_regular(source: Path) -> BinaryIO:

@@ -1,10 +1,11 @@
 """Large DmfA sets processed by several workers: cut, chunks, one finishing step with one ACRF and one NOTI.
 
 1. The worker that claims a large received set runs the file checks as for any set, then cuts it
-   (``cut_set``, ``record_plan``): chunk 0 is the schema check of the whole document, chunks 1… each a run of
-   persons (cbss_batch/chunking/plan.py). Declaration keys and tickets are reserved for every form.
+   (``cut_set``, ``record_plan``): chunk 0 is the schema check of the whole document, offered first so
+   that another worker checks the document while this one scans it for the cuts; chunks 1… each a run
+   of persons (cbss_batch/chunking/plan.py). Declaration keys and tickets are reserved for every form.
    The plan and the chunks are committed with the set's claim still fenced; the set stays
-   ``received``.
+   ``received``. A set that is not cut after all (or is refused) withdraws its check chunk.
 2. Every worker claims pending chunks (``SELECT … FOR UPDATE SKIP LOCKED``, lease, heartbeat) and
    processes them (``process_chunk``): the staging rows of its persons and its share of each
    declaration commit together with the chunk's completion, fenced by the chunk's token. A crashed
@@ -111,17 +112,43 @@ def cut_set(settings: Settings, engine: Engine, row: Any, paths: list[Path], siz
         existing = plan_of(conn, row.id)
     if existing is not None:
         return None  # cut before and sent back to be processed whole
+    _offer_check(engine, row.id)
     try:
         plan = scan(paths, settings.chunk_persons)
     except NotSplittable as exc:
         log.info("set %s is processed whole: %s", row.ticket, exc, extra={"ticket": row.ticket, "stage": "planned"})
+        plan = None
+    if plan is None or len(plan.chunks) < 2:
+        _withdraw_check(engine, row.id)
         return None
-    return plan if len(plan.chunks) >= 2 else None
+    return plan
+
+
+def _offer_check(engine: Engine, set_id: int) -> None:
+    """Record chunk 0, the schema check of the whole document, before the set is scanned for its cuts: another
+    worker checks the document meanwhile (it needs no plan). A check left by a worker that died here is kept."""
+    with engine.begin() as conn:
+        claims.fence(conn, set_id)
+        if conn.execute(select(set_chunks.c.state).where(_check_of(set_id))).first() is None:
+            conn.execute(insert(set_chunks).values(set_id=set_id, chunk=CHECK, state="pending", start_offset=0,
+                                                   end_offset=None, line=1, form=1, persons=0,
+                                                   form_ends=0))  # known once the plan is recorded
+
+
+def _withdraw_check(engine: Engine, set_id: int) -> None:
+    """The set is processed whole after all: its schema check chunk goes (a worker holding it loses its lease)."""
+    with engine.begin() as conn:
+        claims.fence(conn, set_id)
+        conn.execute(delete(set_chunks).where(_check_of(set_id)))
+
+
+def _check_of(set_id: int) -> Any:
+    return and_(set_chunks.c.set_id == set_id, set_chunks.c.chunk == CHECK)
 
 
 def record_plan(settings: Settings, engine: Engine, now: datetime, today: date, row: Any, plan: Plan,
                 content: tuple[str, int]) -> None:
-    """Record the plan and its chunks (the schema check, then the data chunks): the workers claim them."""
+    """Record the plan and its data chunks (the schema check was offered before the scan): the workers claim them."""
     with engine.begin() as conn:
         claims.fence(conn, row.id)
         first_id = reserve_ids(conn, "id:declarations", len(plan.forms))
@@ -130,11 +157,11 @@ def record_plan(settings: Settings, engine: Engine, now: datetime, today: date, 
             set_id=row.id, persons=plan.persons, forms=len(plan.forms), first_declaration_id=first_id,
             first_ticket=first_ticket, ticket_day=today, layout=_layout_json(plan), state="chunked",
             content_sha256=content[0], content_bytes=content[1], created_at=now))
-        rows = [dict(set_id=row.id, chunk=CHECK, state="pending", start_offset=0, end_offset=None, line=1, form=1,
-                     persons=plan.persons, form_ends=len(plan.forms))]
-        rows += [dict(set_id=row.id, chunk=c.number, state="pending", start_offset=c.start, end_offset=c.end,
+        rows = [dict(set_id=row.id, chunk=c.number, state="pending", start_offset=c.start, end_offset=c.end,
                       line=c.line, form=c.form, persons=c.persons, form_ends=c.form_ends) for c in plan.chunks]
         conn.execute(insert(set_chunks), rows)
+        conn.execute(update(set_chunks).where(_check_of(row.id)).values(persons=plan.persons,
+                                                                        form_ends=len(plan.forms)))
         conn.execute(update(queries.file_sets).where(queries.file_sets.c.id == row.id)
                      .values(lease_until=None, claimed_by=None))
         queries.audit(conn, "chunked", now=now, set_id=row.id, ticket=row.ticket,
@@ -161,11 +188,11 @@ def process_chunk(settings: Settings, engine: Engine, today: date, now: datetime
         plan = plan_of(conn, claim.set_id)
         paths = _parts(conn, claim.set_id)
         ticket = queries.set_row(conn, claim.set_id).ticket
-    if plan is None:
-        raise InvalidDocument(f"set {claim.set_id} has chunks but no plan")
-    if claim.chunk == CHECK:
+    if claim.chunk == CHECK:  # offered before the plan exists: it reads the whole document
         problem = stream_validate(settings.xsd / DMFA_SCHEMA, paths, dmfa.ROOT, dmfa.STREAMED_BLOCKS)
         return _record(engine, claim, now, "done", {"valid": problem is None, "error": problem})
+    if plan is None:
+        raise InvalidDocument(f"set {claim.set_id} has chunks but no plan")
     span = plan.plan.chunks[claim.chunk - 1]
     reader = SegmentReader(paths, chunk_segments(plan.plan, span, dmfa.ROOT))
     source = cast(IO[bytes], reader)

@@ -111,7 +111,10 @@ def fence_chunk(conn: Connection, claim: ChunkClaim) -> None:
     query = select(set_chunks.c.claim_token, set_chunks.c.state).where(and_(
         set_chunks.c.set_id == claim.set_id, set_chunks.c.chunk == claim.chunk))
     held = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
-    if held is None or held.claim_token != claim.token or held.state != "pending":
+    if held is None:
+        raise LeaseLost(f"set {claim.set_id} chunk {claim.chunk} was withdrawn (the set is processed whole or was "
+                        "refused); this worker's result is discarded")
+    if held.claim_token != claim.token or held.state != "pending":
         raise LeaseLost(f"set {claim.set_id} chunk {claim.chunk}: the lease of {claim.owner} expired and another "
                         "worker took the chunk; this worker's result is discarded")
 

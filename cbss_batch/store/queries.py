@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, text, update
 
 from cbss_batch.records import Fact, Finding
 from cbss_batch.store import audit as audit_log
@@ -25,6 +25,7 @@ from cbss_batch.store.tables import (
     outbound_messages,
     received_files,
     runs,
+    set_chunks,
 )
 
 
@@ -114,8 +115,10 @@ def finish_set(conn: Connection, set_id: int, *, state: str, result_code: int, e
                content_bytes: int | None = None, duplicate_of: str | None = None) -> None:
     """Record a set's final state and ACRF outcome (fenced: LeaseLost if another worker holds the set now).
 
-    The lease ends with the set: a finished set is nobody's (``claimed_by`` stays, saying who finished it)."""
+    The lease ends with the set: a finished set is nobody's (``claimed_by`` stays, saying who finished it).
+    A chunk still pending (the schema check offered before a set was refused) is withdrawn with it."""
     claims.fence(conn, set_id)
+    conn.execute(delete(set_chunks).where(and_(set_chunks.c.set_id == set_id, set_chunks.c.state == "pending")))
     conn.execute(update(file_sets).where(file_sets.c.id == set_id).values(
         state=state, result_code=result_code, error_codes=" ".join(f"ACRF-{c}" for c in error_codes) or None,
         reason=reason, processed_at=now, content_sha256=content_sha256, content_bytes=content_bytes,

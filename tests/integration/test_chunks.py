@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -23,7 +24,7 @@ from cbss_batch.faults import PAUSE_ENV, PAUSE_FILE_ENV
 from cbss_batch.parse.dmfa import DeclarationEnd, PersonRead, read_dmfa
 from cbss_batch.store.session import make_engine, upgrade
 from tests.builders import drop_set, make_dmfa
-from tests.conftest import TODAY, write_config
+from tests.conftest import TODAY, NewDbUrl, write_config
 
 DAY = TODAY.replace(day=20)
 CHUNK = 40
@@ -293,3 +294,116 @@ def test_the_plan_does_not_depend_on_where_the_reads_cut_the_tags(tmp_path: Path
         (tmp_path / "marked").write_bytes(data[:at] + b"<!--x-->" + data[at:])
         with pytest.raises(NotSplittable, match="comments"):
             scan([tmp_path / "marked"], 5)
+
+
+# --- the schema check offered before the scan -------------------------------------------------------------
+
+
+def _in_process(root: Path, url: str) -> tuple[Any, Any, Any]:
+    """The workspace's settings, an engine and a clock, for driving a worker step by step in this process."""
+    from cbss_batch import pipeline
+    from cbss_batch.config import load_settings
+    from cbss_batch.store.session import open_database
+
+    settings = load_settings(root / "config" / "cbss.toml", {"CBSS_DB_URL": url})
+    return settings, open_database(url), pipeline.Clock(settings.today)
+
+
+def _claim_check_during_scan(monkeypatch: pytest.MonkeyPatch, engine: Any) -> list[Any]:
+    """While the cutting worker scans the set, another worker finds the schema check pending and claims it."""
+    from cbss_batch.chunking import work
+    from cbss_batch.store import claims
+
+    taken: list[Any] = []
+    real_scan = work.scan
+
+    def scan_while_another_worker_claims(paths: list[Path], persons: int) -> Any:
+        with engine.begin() as conn:
+            taken.append(claims.claim_chunk(conn, "other-host:1", 60))
+        return real_scan(paths, persons)
+
+    monkeypatch.setattr(work, "scan", scan_while_another_worker_claims)
+    return taken
+
+
+def _drain(settings: Any, engine: Any, clock: Any) -> None:
+    from cbss_batch import worker
+
+    report = worker.WorkerReport()
+    while worker.process_next(settings, engine, clock, "this-host:1", 60, report):
+        pass
+
+
+def test_another_worker_checks_the_document_while_the_set_is_scanned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: tuple[Path, str], new_db_url: NewDbUrl) -> None:
+    from cbss_batch import worker
+
+    root = _workspace(tmp_path / "ws", _content(), chunk=CHUNK)
+    url = new_db_url(root)
+    _finish(_cli(root, url, "init"))
+    monkeypatch.chdir(root)
+    settings, engine, clock = _in_process(root, url)
+    try:
+        taken = _claim_check_during_scan(monkeypatch, engine)
+        assert worker._take_inbox(settings, engine, clock)
+        report = worker.WorkerReport()
+        assert worker.process_next(settings, engine, clock, "this-host:1", 60, report)  # claims and cuts the set
+        assert [(c.chunk, c.owner) for c in taken] == [(0, "other-host:1")]  # offered before the scan ended
+        assert _rows(url, "select chunk, state, claimed_by from set_chunks where chunk < 2 order by chunk") == [
+            (0, "pending", "other-host:1"), (1, "pending", None)]
+        assert worker._process_chunk(settings, engine, clock, taken[0], 60)  # the other worker's check
+        _drain(settings, engine, clock)
+    finally:
+        engine.dispose()
+    assert _rows(url, "select chunk, state, persons from set_chunks order by chunk")[0] == (0, "done", 230)
+    assert _state(url) == _state(reference[1])
+    assert _answers(root) == _answers(reference[0])
+
+
+def test_a_set_not_cut_after_all_withdraws_its_check_and_a_worker_holding_it_loses_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_db_url: NewDbUrl) -> None:
+    from cbss_batch import worker
+
+    data = make_dmfa(workers=230, declarations=7, quarter="20253", seed=3)
+    at = data.index(b"<NaturalPerson>")
+    content = data[:at] + b"<!-- a comment: a byte scan cannot cut this safely -->" + data[at:]
+    root = _workspace(tmp_path / "ws", content, chunk=CHUNK)
+    url = new_db_url(root)
+    _finish(_cli(root, url, "init"))
+    monkeypatch.chdir(root)
+    settings, engine, clock = _in_process(root, url)
+    try:
+        taken = _claim_check_during_scan(monkeypatch, engine)
+        assert worker._take_inbox(settings, engine, clock)
+        _drain(settings, engine, clock)  # the set is processed whole
+        assert [c.chunk for c in taken] == [0]
+        assert _rows(url, "select state from file_sets") == [("accepted",)]
+        assert _rows(url, "select count(*) from set_chunks") == [(0,)]
+        assert _rows(url, "select count(*) from chunk_plans") == [(0,)]
+        assert not worker._process_chunk(settings, engine, clock, taken[0], 60)  # withdrawn: its result discarded
+    finally:
+        engine.dispose()
+    assert _rows(url, "select count(*) from set_chunks") == [(0,)]
+    assert _rows(url, "select kind, count(*) from outbound_messages group by kind order by kind")[0] == ("ACRF", 1)
+
+
+def test_a_duplicate_found_after_the_scan_is_refused_without_a_check_left_pending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_db_url: NewDbUrl) -> None:
+    from cbss_batch import worker
+
+    content = make_dmfa(workers=230, declarations=7, quarter="20253", seed=4)
+    root = _workspace(tmp_path / "ws", content, chunk=CHUNK)
+    drop_set(root / "inbox", "006400", content, day=DAY, parts=2, seq=2)  # the same content, another name
+    url = new_db_url(root)
+    _finish(_cli(root, url, "init"))
+    monkeypatch.chdir(root)
+    settings, engine, clock = _in_process(root, url)
+    try:
+        assert worker._take_inbox(settings, engine, clock)
+        _drain(settings, engine, clock)
+    finally:
+        engine.dispose()
+    assert _rows(url, "select state, error_codes from file_sets order by id") == [
+        ("accepted", None), ("rejected", "ACRF-133")]
+    assert _rows(url, "select set_id, count(*) from set_chunks where state <> 'done' group by set_id") == []
+    assert _rows(url, "select count(*) from set_chunks where set_id = 2") == [(0,)]
