@@ -579,11 +579,21 @@ def chained_reader(paths: list[Path]) -> Iterator[IO[bytes]]:
         reader.close()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``taskset``, a container's cpuset): with one, a second process checking
+    the schema only competes with the staging for it (measured: 26.1 s instead of 21.2 s for 100 000 workers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _load_set(settings: Settings, engine: Engine, clock: Clock, row: Any, paths: list[Path],
               digest: BackgroundDigest, size: int, kind: MessageKind, mandates: Mandates | None) -> SetOutcome:
     schema_path = settings.xsd / kind.schema
     check = (ParallelCheck.start(schema_path, paths, kind.root, kind.blocks)
-             if settings.parallel_validation and size >= settings.parallel_validation_min_bytes else None)
+             if settings.parallel_validation and size >= settings.parallel_validation_min_bytes and usable_cpus() >= 2
+             else None)
     try:
         with fewer_collections(), engine.begin() as conn, chained_reader(paths) as source:
             try:

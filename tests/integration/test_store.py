@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -151,6 +152,40 @@ def test_both_validation_modes_give_the_same_answers(parallel: bool, tmp_path: P
     acrfs = [etree.parse(str(p)) for p in sorted(ws.out().glob("FO.ACRF.*"))]
     assert [a.findtext("Form/ReceptionResult/ResultCode") for a in acrfs] == ["1", "0"]
     assert [e.text for e in acrfs[1].iter("ErrorID")] == ["ACRF-091"]
+
+
+@pytest.mark.parametrize(("cpus", "checks_in_a_second_process"), [(1, False), (2, True)])
+def test_the_schema_is_checked_in_a_second_process_only_with_a_second_cpu(
+        cpus: int, checks_in_a_second_process: bool, tmp_path: Path, new_db_url: NewDbUrl,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cbss_batch import pipeline
+
+    started: list[Path] = []
+    real_start = pipeline.ParallelCheck.start
+
+    def start(schema: Path, *args: object) -> object:
+        started.append(schema)
+        return real_start(schema, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(pipeline.ParallelCheck, "start", staticmethod(start))
+    root = tmp_path / "ws"
+    write_config(root, "parallel_validation = true\nparallel_validation_min_bytes = 0\n")
+    ws = Workspace(root, new_db_url(root))
+    assert ws.cli("init").exit_code == 0
+    drop_set(ws.inbox, "006400", make_dmfa(workers=3, quarter="20253", faults=["schema"]), day=TODAY.replace(day=20))
+    assert ws.cli("run").exit_code == 0
+    assert len(started) == (1 if checks_in_a_second_process else 0)
+    from lxml import etree
+
+    acrf = etree.parse(str(next(ws.out().glob("FO.ACRF.*"))))
+    assert [e.text for e in acrf.iter("ErrorID")] == ["ACRF-091"]  # found either way
+
+
+def test_the_usable_cpus_are_those_this_process_may_run_on() -> None:
+    from cbss_batch import pipeline
+
+    assert pipeline.usable_cpus() == len(os.sched_getaffinity(0))
 
 
 def test_migrations_build_exactly_the_tables_the_code_declares(db_url: str) -> None:
