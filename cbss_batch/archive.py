@@ -7,8 +7,10 @@ here deletes.
 
 A file this service owns, on the archive's file system, is taken by a hard link rather than copied
 (a 400 MB set is then only read, to hash it, not written a second time): the inbox name is removed
-once the set is recorded, and the file is made readable by its owner only, so no other account can
-change the archived bytes. A file owned by another account, or on another file system, is copied.
+once the set is recorded. A file owned by another account, or on another file system, is copied.
+Every archived file is read-only and readable by its owner only: a sender that rewrites a file of
+the same name in place while it is still in the inbox (its set not recorded yet) is refused instead of
+changing archived bytes; it can remove the file and write a new one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cbss_batch.durable import fsync_dir
 from cbss_batch.errors import TransientError
 
 _CHUNK = 1 << 20
+ARCHIVED_MODE = 0o400  # read-only, owner only
 
 
 class ArchiveFull(TransientError):
@@ -84,8 +87,8 @@ def _linked(src: BinaryIO, source: Path, temp: Path) -> bool:
 
 
 def _hashed_in_place(src: BinaryIO) -> tuple[str, int]:
-    """Hash the linked file through ``src`` (the inode checked); made owner-only and synced to disk."""
-    os.fchmod(src.fileno(), 0o600)
+    """Hash the linked file through ``src`` (the inode checked); made read-only for its owner alone, synced."""
+    os.fchmod(src.fileno(), ARCHIVED_MODE)
     digest = hashlib.sha256()
     size = 0
     while chunk := src.read(_CHUNK):
@@ -106,6 +109,7 @@ def _copied(src: BinaryIO, temp: Path) -> tuple[str, int]:
             out.write(chunk)
             size += len(chunk)
         out.flush()
+        os.fchmod(out.fileno(), ARCHIVED_MODE)
         os.fsync(out.fileno())
     return digest.hexdigest(), size
 

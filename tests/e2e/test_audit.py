@@ -58,4 +58,4 @@ def test_the_archive_is_readable_by_the_owner_only(audited: Workspace) -> None:
     archive = audited.root / "var" / "archive"
     assert stat.S_IMODE(archive.stat().st_mode) == 0o700
     for path in archive.rglob("*"):
-        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o400), path

@@ -24,13 +24,13 @@ def _received(tmp_path: Path, content: bytes = CONTENT, name: str = "FI.DMFA.006
     return path
 
 
-def test_an_own_file_is_linked_made_owner_only_and_outlives_its_inbox_name(tmp_path: Path) -> None:
+def test_an_own_file_is_linked_made_read_only_and_outlives_its_inbox_name(tmp_path: Path) -> None:
     source = _received(tmp_path)
     sha, size, target = archive_file(source, tmp_path / "archive")
     assert (sha, size) == (hashlib.sha256(CONTENT).hexdigest(), len(CONTENT))
     assert target == tmp_path / "archive" / sha[:2] / sha
     assert os.stat(target).st_ino == os.stat(source).st_ino  # no second copy of the bytes
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o400
     source.unlink()  # what the intake does once the set is recorded
     assert target.read_bytes() == CONTENT
     assert [p.name for p in (tmp_path / "archive").rglob(".incoming-*")] == []
@@ -42,7 +42,7 @@ def test_a_file_of_another_account_is_copied(tmp_path: Path, monkeypatch: pytest
     sha, size, target = archive_file(source, tmp_path / "archive")
     assert (sha, size) == (hashlib.sha256(CONTENT).hexdigest(), len(CONTENT))
     assert os.stat(target).st_ino != os.stat(source).st_ino
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o400
     assert stat.S_IMODE(source.stat().st_mode) == 0o644  # the sender's file is left as it was
     assert target.read_bytes() == CONTENT
 
