@@ -299,14 +299,18 @@ def test_the_plan_does_not_depend_on_where_the_reads_cut_the_tags(tmp_path: Path
 # --- the schema check offered before the scan -------------------------------------------------------------
 
 
-def _in_process(root: Path, url: str) -> tuple[Any, Any, Any]:
-    """The workspace's settings, an engine and a clock, for driving a worker step by step in this process."""
+def _in_process(root: Path, new_db_url: NewDbUrl, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any, Any, Any]:
+    """The workspace initialised on the test's backend, run from its folder: its database URL, settings, an
+    engine and a clock, for driving a worker step by step in this process."""
     from cbss_batch import pipeline
     from cbss_batch.config import load_settings
     from cbss_batch.store.session import open_database
 
+    url = new_db_url(root)
+    _finish(_cli(root, url, "init"))
+    monkeypatch.chdir(root)
     settings = load_settings(root / "config" / "cbss.toml", {"CBSS_DB_URL": url})
-    return settings, open_database(url), pipeline.Clock(settings.today)
+    return url, settings, open_database(url), pipeline.Clock(settings.today)
 
 
 def _claim_check_during_scan(monkeypatch: pytest.MonkeyPatch, engine: Any) -> list[Any]:
@@ -339,10 +343,7 @@ def test_another_worker_checks_the_document_while_the_set_is_scanned(
     from cbss_batch import worker
 
     root = _workspace(tmp_path / "ws", _content(), chunk=CHUNK)
-    url = new_db_url(root)
-    _finish(_cli(root, url, "init"))
-    monkeypatch.chdir(root)
-    settings, engine, clock = _in_process(root, url)
+    url, settings, engine, clock = _in_process(root, new_db_url, monkeypatch)
     try:
         taken = _claim_check_during_scan(monkeypatch, engine)
         assert worker._take_inbox(settings, engine, clock)
@@ -368,10 +369,7 @@ def test_a_set_not_cut_after_all_withdraws_its_check_and_a_worker_holding_it_los
     at = data.index(b"<NaturalPerson>")
     content = data[:at] + b"<!-- a comment: a byte scan cannot cut this safely -->" + data[at:]
     root = _workspace(tmp_path / "ws", content, chunk=CHUNK)
-    url = new_db_url(root)
-    _finish(_cli(root, url, "init"))
-    monkeypatch.chdir(root)
-    settings, engine, clock = _in_process(root, url)
+    url, settings, engine, clock = _in_process(root, new_db_url, monkeypatch)
     try:
         taken = _claim_check_during_scan(monkeypatch, engine)
         assert worker._take_inbox(settings, engine, clock)
@@ -394,10 +392,7 @@ def test_a_duplicate_found_after_the_scan_is_refused_without_a_check_left_pendin
     content = make_dmfa(workers=230, declarations=7, quarter="20253", seed=4)
     root = _workspace(tmp_path / "ws", content, chunk=CHUNK)
     drop_set(root / "inbox", "006400", content, day=DAY, parts=2, seq=2)  # the same content, another name
-    url = new_db_url(root)
-    _finish(_cli(root, url, "init"))
-    monkeypatch.chdir(root)
-    settings, engine, clock = _in_process(root, url)
+    url, settings, engine, clock = _in_process(root, new_db_url, monkeypatch)
     try:
         assert worker._take_inbox(settings, engine, clock)
         _drain(settings, engine, clock)
