@@ -51,7 +51,7 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
         # a name left by a process that died here may be a link to a received file: never written through
         temp.unlink(missing_ok=True)
         with src:
-            sha, size = _hashed_in_place(src) if _linked(src, source, temp) else _copied(src, temp)
+            sha, size = _hashed_in_place(src) if _link(src, source, temp) else _copied(src, temp)
         target = archive_root / sha[:2] / sha
         target.parent.mkdir(exist_ok=True, mode=0o700)
         if target.exists():
@@ -70,8 +70,8 @@ def archive_file(source: Path, archive_root: Path) -> tuple[str, int, Path]:
     return sha, size, target
 
 
-def _linked(src: BinaryIO, source: Path, temp: Path) -> bool:
-    """Whether ``temp`` could be made a hard link to the file open as ``src`` (ours, same file system)."""
+def _link(src: BinaryIO, source: Path, temp: Path) -> bool:
+    """Make ``temp`` a hard link to the file open as ``src`` when it is ours and on this file system; whether it is."""
     opened = os.fstat(src.fileno())
     if opened.st_uid != os.geteuid():
         return False
@@ -89,28 +89,31 @@ def _linked(src: BinaryIO, source: Path, temp: Path) -> bool:
 def _hashed_in_place(src: BinaryIO) -> tuple[str, int]:
     """Hash the linked file through ``src`` (the inode checked); made read-only for its owner alone, synced."""
     os.fchmod(src.fileno(), ARCHIVED_MODE)
+    found = _read_all(src)
+    os.fsync(src.fileno())
+    return found
+
+
+def _copied(src: BinaryIO, temp: Path) -> tuple[str, int]:
+    """Copy ``src`` to ``temp`` (a new file), hashing it on the way; read-only for its owner alone, synced."""
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        found = _read_all(src, out)
+        out.flush()
+        os.fchmod(out.fileno(), ARCHIVED_MODE)
+        os.fsync(out.fileno())
+    return found
+
+
+def _read_all(src: BinaryIO, out: BinaryIO | None = None) -> tuple[str, int]:
+    """Read ``src`` to its end (written to ``out`` on the way, if given); its SHA-256 (hex) and size."""
     digest = hashlib.sha256()
     size = 0
     while chunk := src.read(_CHUNK):
         digest.update(chunk)
-        size += len(chunk)
-    os.fsync(src.fileno())
-    return digest.hexdigest(), size
-
-
-def _copied(src: BinaryIO, temp: Path) -> tuple[str, int]:
-    """Copy ``src`` to ``temp`` (a new file), hashing it on the way, synced to disk."""
-    digest = hashlib.sha256()
-    size = 0
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
+        if out is not None:
             out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fchmod(out.fileno(), ARCHIVED_MODE)
-        os.fsync(out.fileno())
+        size += len(chunk)
     return digest.hexdigest(), size
 
 

@@ -324,8 +324,9 @@ def _recompute_risks(settings: Settings, engine: Engine, clock: pipeline.Clock, 
             report.action = "nothing-to-recompute"
             return report
         root = next(iter(stored.values())).scenario
+        schema = load_schema(settings.xsd / scenario_schema_name(settings.xsd, root))
         with pipeline.chained_reader(paths) as source:
-            for decl in drs.read_drs(source, root, load_schema(settings.xsd / _risk_schema(settings, root))):
+            for decl in drs.read_drs(source, root, schema):
                 old = stored.get(decl.form_index)
                 if old is None:
                     continue
@@ -351,7 +352,3 @@ def _recompute_risks(settings: Settings, engine: Engine, clock: pipeline.Clock, 
                                   detail=json.dumps(delta.as_dict())[:2000])
                     report.applied = True
     return report
-
-
-def _risk_schema(settings: Settings, root: str) -> str:
-    return scenario_schema_name(settings.xsd, root)

@@ -185,10 +185,11 @@ def _parts(conn: Connection, set_id: int) -> list[Path]:
 def process_chunk(settings: Settings, engine: Engine, today: date, now: datetime, claim: claims.ChunkClaim) -> str:
     """Process one claimed chunk; its new state (``done`` or ``failed``). LeaseLost if it was taken over."""
     with engine.connect() as conn:
-        plan = plan_of(conn, claim.set_id)
         paths = _parts(conn, claim.set_id)
+        # the schema check is offered before the plan exists and reads the whole document: no plan to load
+        plan = None if claim.chunk == CHECK else plan_of(conn, claim.set_id)
         ticket = queries.set_row(conn, claim.set_id).ticket
-    if claim.chunk == CHECK:  # offered before the plan exists: it reads the whole document
+    if claim.chunk == CHECK:
         problem = stream_validate(settings.xsd / DMFA_SCHEMA, paths, dmfa.ROOT, dmfa.STREAMED_BLOCKS)
         return _record(engine, claim, now, "done", {"valid": problem is None, "error": problem})
     if plan is None:

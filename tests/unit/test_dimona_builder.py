@@ -289,3 +289,21 @@ def test_no_forms_is_refused() -> None:
 def test_forms_are_frozen() -> None:
     with pytest.raises(AttributeError):
         IN.action = "OUT"  # type: ignore[misc]
+
+
+def _joint_committee_codes(path: Path) -> set[str]:
+    """The values the schema at ``path`` enumerates for JointCommissionNbr."""
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    return {e.get("value") or "" for element in etree.parse(str(path)).iter(f"{xs}element")
+            if element.get("name") == "JointCommissionNbr" for e in element.iter(f"{xs}enumeration")}
+
+
+def test_the_other_joint_committees_code_is_the_one_both_schemas_enumerate() -> None:
+    from cbss_batch.dimona_builder import OTHER_JOINT_COMMITTEES
+
+    ours = Path(__file__).resolve().parents[2] / "xsd" / "Dimona_20231.xsd"
+    expected = {"124", "140", "144", "145", "149", "302", "320", "322", OTHER_JOINT_COMMITTEES}
+    assert _joint_committee_codes(ours) == expected
+    if not OFFICIAL_XSD.is_file():
+        pytest.skip(f"official schema {OFFICIAL_XSD} is missing; the folder {OFFICIAL} sits beside the project")
+    assert _joint_committee_codes(OFFICIAL_XSD) == expected
