@@ -525,7 +525,7 @@ def count_persons(paths: list[Path]) -> list[int]:
 
 
 # The C reader (``_dmfa_reader.c``) gives the records ``read_person_python`` gives, from the element's
-# libxml2 nodes instead of one Python proxy per child: about a third of the time a large set takes.
+# libxml2 nodes instead of one Python proxy per child: a fifth of a large set's time on one core.
 # It is used only when it was built, and when it reads the sample below exactly as the Python readers
 # do; ``CBSS_PURE_PYTHON=1`` turns it off.
 PURE_PYTHON_ENV = "CBSS_PURE_PYTHON"
