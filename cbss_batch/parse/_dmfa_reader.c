@@ -268,113 +268,81 @@ static int element_child(const xnode *z)
     return z->type == ELEMENT_NODE && (z->ns == NULL || z->ns->href == NULL);
 }
 
+/* A leaf block (deduction, contribution, remuneration, service): fields read from named zones, each
+   zone converted as the Python reader converts it, and the block's line in field ``line``. */
+enum { AS_INT, AS_TEXT, AS_TEXT_OR_EMPTY };
+typedef struct { const char *name; int field; int as; } zone_rule;
+
+static PyObject *read_leaf(const xnode *el, int cls, PyObject **f, Py_ssize_t n, Py_ssize_t line,
+                           const zone_rule *rules)
+{
+    /* f holds the defaults of every field but the line (any of them NULL when it could not be made) */
+    int ok = 1;
+    for (Py_ssize_t i = 0; i < n && ok; i++)
+        ok = i == line || f[i] != NULL;
+    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
+        if (!element_child(z))
+            continue;
+        for (const zone_rule *rule = rules; rule->name != NULL; rule++) {
+            if (plain(z, rule->name)) {
+                ok = put(&f[rule->field], rule->as == AS_INT ? int_of(z)
+                                          : rule->as == AS_TEXT ? text_of(z) : text_or_empty(z));
+                break;
+            }
+        }
+    }
+    if (ok)
+        f[line] = sourceline(el);
+    return record(cls, f, n, ok);
+}
+
+static const zone_rule DEDUCTION_ZONES[] = {
+    {"DeductionCode", 0, AS_TEXT_OR_EMPTY}, {"DeductionAmount", 2, AS_INT},
+    {"DeductionCalculationBasis", 1, AS_INT}, {NULL, 0, 0}};
+
 static PyObject *read_deduction(const xnode *el)
 {
     /* code, basis, amount, line */
     PyObject *f[4] = {Py_NewRef(empty), Py_NewRef(Py_None), Py_NewRef(Py_None), NULL};
-    int ok = 1;
-    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
-        if (!element_child(z))
-            continue;
-        if (plain(z, "DeductionCode"))
-            ok = put(&f[0], text_or_empty(z));
-        else if (plain(z, "DeductionAmount"))
-            ok = put(&f[2], int_of(z));
-        else if (plain(z, "DeductionCalculationBasis"))
-            ok = put(&f[1], int_of(z));
-    }
-    if (ok)
-        f[3] = sourceline(el);
-    return record(DEDUCTION, f, 4, ok);
+    return read_leaf(el, DEDUCTION, f, 4, 3, DEDUCTION_ZONES);
 }
 
-static PyObject *read_student(const xnode *el)
+static const zone_rule STUDENT_ZONES[] = {
+    {"StudentContributionAmount", 3, AS_INT}, {"StudentRemunAmount", 2, AS_INT}, {NULL, 0, 0}};
+
+static const zone_rule CONTRIBUTION_ZONES[] = {
+    {"ContributionAmount", 3, AS_INT}, {"ContributionWorkerCode", 0, AS_TEXT_OR_EMPTY},
+    {"ContributionType", 1, AS_TEXT}, {"ContributionCalculationBasis", 2, AS_INT}, {NULL, 0, 0}};
+
+static PyObject *read_contribution(const xnode *el, PyObject *kind, const zone_rule *zones)
 {
-    /* code "", type None, basis, amount, line, "student" */
+    /* code, type, basis, amount, line, kind ("worker", or "student" with code "" and type None) */
     PyObject *f[6] = {Py_NewRef(empty), Py_NewRef(Py_None), Py_NewRef(Py_None), PyLong_FromLong(0), NULL,
-                      Py_NewRef(kind_student)};
-    int ok = 1;
-    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
-        if (!element_child(z))
-            continue;
-        if (plain(z, "StudentContributionAmount"))
-            ok = put(&f[3], int_of(z));
-        else if (plain(z, "StudentRemunAmount"))
-            ok = put(&f[2], int_of(z));
-    }
-    if (ok)
-        f[4] = sourceline(el);
-    return record(CONTRIBUTION, f, 6, ok);
+                      Py_NewRef(kind)};
+    return read_leaf(el, CONTRIBUTION, f, 6, 4, zones);
 }
 
-static PyObject *read_contribution(const xnode *el)
-{
-    /* code, type, basis, amount, line, "worker" */
-    PyObject *f[6] = {Py_NewRef(empty), Py_NewRef(Py_None), Py_NewRef(Py_None), PyLong_FromLong(0), NULL,
-                      Py_NewRef(kind_worker)};
-    int ok = 1;
-    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
-        if (!element_child(z))
-            continue;
-        if (plain(z, "ContributionAmount"))
-            ok = put(&f[3], int_of(z));
-        else if (plain(z, "ContributionWorkerCode"))
-            ok = put(&f[0], text_or_empty(z));
-        else if (plain(z, "ContributionType"))
-            ok = put(&f[1], text_of(z));
-        else if (plain(z, "ContributionCalculationBasis"))
-            ok = put(&f[2], int_of(z));
-    }
-    if (ok)
-        f[4] = sourceline(el);
-    return record(CONTRIBUTION, f, 6, ok);
-}
+static const zone_rule REMUNERATION_ZONES[] = {
+    {"RemunAmount", 2, AS_INT}, {"RemunCode", 1, AS_TEXT_OR_EMPTY}, {"RemunSequenceNbr", 0, AS_INT},
+    {"BonusPaymentFrequency", 3, AS_INT}, {"PercentagePaid", 4, AS_INT}, {NULL, 0, 0}};
 
 static PyObject *read_remuneration(const xnode *el)
 {
     /* sequence, code, amount, bonus frequency, percentage paid, line */
     PyObject *f[6] = {PyLong_FromLong(0), Py_NewRef(empty), PyLong_FromLong(0), Py_NewRef(Py_None),
                       Py_NewRef(Py_None), NULL};
-    int ok = 1;
-    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
-        if (!element_child(z))
-            continue;
-        if (plain(z, "RemunAmount"))
-            ok = put(&f[2], int_of(z));
-        else if (plain(z, "RemunCode"))
-            ok = put(&f[1], text_or_empty(z));
-        else if (plain(z, "RemunSequenceNbr"))
-            ok = put(&f[0], int_of(z));
-        else if (plain(z, "BonusPaymentFrequency"))
-            ok = put(&f[3], int_of(z));
-        else if (plain(z, "PercentagePaid"))
-            ok = put(&f[4], int_of(z));
-    }
-    if (ok)
-        f[5] = sourceline(el);
-    return record(REMUNERATION, f, 6, ok);
+    return read_leaf(el, REMUNERATION, f, 6, 5, REMUNERATION_ZONES);
 }
+
+static const zone_rule SERVICE_ZONES[] = {
+    {"ServiceCode", 1, AS_TEXT_OR_EMPTY}, {"ServiceNbrDays", 2, AS_INT}, {"ServiceNbrHours", 3, AS_INT},
+    {"ServiceSequenceNbr", 0, AS_INT}, {NULL, 0, 0}};
 
 static PyObject *read_service(const xnode *el)
 {
     /* sequence, code, days, hours, line */
     PyObject *f[5] = {PyLong_FromLong(0), Py_NewRef(empty), PyLong_FromLong(0), Py_NewRef(Py_None), NULL};
-    int ok = 1;
-    for (const xnode *z = el->children; z != NULL && ok; z = z->next) {
-        if (!element_child(z))
-            continue;
-        if (plain(z, "ServiceCode"))
-            ok = put(&f[1], text_or_empty(z));
-        else if (plain(z, "ServiceNbrDays"))
-            ok = put(&f[2], int_of(z));
-        else if (plain(z, "ServiceNbrHours"))
-            ok = put(&f[3], int_of(z));
-        else if (plain(z, "ServiceSequenceNbr"))
-            ok = put(&f[0], int_of(z));
-    }
-    if (ok)
-        f[4] = sourceline(el);
-    return record(SERVICE, f, 5, ok);
+    return read_leaf(el, SERVICE, f, 5, 4, SERVICE_ZONES);
 }
 
 static PyObject *read_occupation(const xnode *el)
@@ -434,13 +402,13 @@ static PyObject *read_worker_record(const xnode *el)
         if (!element_child(z))
             continue;
         if (plain(z, "WorkerContribution"))
-            ok = append(f[9], read_contribution(z));
+            ok = append(f[9], read_contribution(z, kind_worker, CONTRIBUTION_ZONES));
         else if (plain(z, "Occupation") || plain(z, "OccupationUpdate"))
             ok = append(f[8], read_occupation(z));
         else if (plain(z, "WorkerDeduction"))
             ok = append(f[10], read_deduction(z));
         else if (plain(z, "StudentContribution"))
-            ok = append(f[9], read_student(z));
+            ok = append(f[9], read_contribution(z, kind_student, STUDENT_ZONES));
         else if (plain(z, "EmployerClass"))
             ok = put(&f[0], text_or_empty(z));
         else if (plain(z, "WorkerCode"))
