@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -19,7 +20,9 @@ from cbss_batch.errors import ConfigError, TransportError
 from cbss_batch.pull import pull_mailbox
 from cbss_batch.push import push_mailbox
 from cbss_batch.senders import Mailbox, load_senders
-from cbss_batch.transport import SftpTransport
+
+if TYPE_CHECKING:  # paramiko is imported only when a mailbox is reached
+    from cbss_batch.transport import SftpTransport
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class Exchange:
             return session
         if session is not None:
             session.close()
+        from cbss_batch.transport import SftpTransport  # paramiko only when a mailbox is reached
+
         session = SftpTransport.open(mailbox, self.settings.sftp, self.environ)
         self._sessions[mailbox.sender] = session
         return session

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, and_, select, update
 
@@ -32,7 +33,9 @@ from cbss_batch.durable import fsync_dir, sha256_of
 from cbss_batch.errors import FileNameError, TransportError
 from cbss_batch.names import FileName, parse_name, strip_xml_suffix
 from cbss_batch.store.tables import pulled_files
-from cbss_batch.transport import RemoteFile, SftpTransport
+
+if TYPE_CHECKING:  # paramiko is imported only when a mailbox is reached
+    from cbss_batch.transport import RemoteFile, SftpTransport
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -25,7 +25,9 @@ from cbss_batch.errors import TransportError
 from cbss_batch.faults import crash_point
 from cbss_batch.names import FileName
 from cbss_batch.store import queries
-from cbss_batch.transport import SftpTransport
+
+if TYPE_CHECKING:  # paramiko is imported only when a mailbox is reached
+    from cbss_batch.transport import SftpTransport
 
 log = logging.getLogger(__name__)
 

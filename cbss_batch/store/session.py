@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 STORE_ERRORS = (SQLAlchemyError,)  # what the command line reports as a database failure
 
 SCRIPT_LOCATION = "cbss_batch.store:migrations"
+# Page cache per SQLite connection: with the default 2 MiB, staging a large set took ~10 % longer;
+# 16 MiB gained nothing more.
+SQLITE_CACHE_KIB = 8192
 # The newest migration of this version; a test keeps it equal to Alembic's head. Checking it needs no
 # Alembic import, which keeps every command but init/db quick to start.
 SCHEMA_HEAD = "20261129_13"
@@ -51,6 +54,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA page_size=8192")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # An 8 MiB page cache (the default is 2 MiB): staging a large set changes the last pages of some fifteen
+    # tables and indexes at once, and a smaller cache writes the same pages to the WAL again and again.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -81,3 +81,20 @@ def test_a_rollback_in_the_middle_of_the_rows_leaves_nothing(db_url: str) -> Non
         assert conn.execute(select(func.count()).select_from(contributions)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(natural_persons)).scalar() == 0
     engine.dispose()
+
+
+def test_a_row_failing_inside_a_multi_row_statement_leaves_nothing_after_the_rollback(db_url: str) -> None:
+    # SQLite writes 50 rows a statement with INSERT OR FAIL: the rows before the failing one in the same
+    # statement stay in the transaction until the caller rolls it back, which every caller does.
+    engine = make_engine(db_url)
+    with pytest.raises(Exception) as failed, engine.begin() as conn:
+        _set_and_declaration(conn)
+        writer = BulkWriter(conn, STAGING_TABLES, batch_rows=100, numbered_by_database=LEAF_TABLES)
+        for i in range(120):
+            _person(writer, i, declaration_id=None if i == 75 else 1)  # row 26 of the second statement
+    assert "null" in str(failed.value).lower() and "declaration_id" in str(failed.value)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contributions)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(natural_persons)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(file_sets)).scalar() == 0
+    engine.dispose()
