@@ -19,6 +19,7 @@ from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
+from cbss_batch import PURE_PYTHON_ENV
 from cbss_batch.records import (
     Contribution,
     Deduction,
@@ -528,7 +529,6 @@ def count_persons(paths: list[Path]) -> list[int]:
 # libxml2 nodes instead of one Python proxy per child: a fifth of a large set's time on one core.
 # It is used only when it was built, and when it reads the sample below exactly as the Python readers
 # do; ``CBSS_PURE_PYTHON=1`` turns it off.
-PURE_PYTHON_ENV = "CBSS_PURE_PYTHON"
 _SAMPLE = b"""<NaturalPerson>
 <NaturalPersonSequenceNbr>0000001</NaturalPersonSequenceNbr><INSS> 85073003328 </INSS>
 <WorkerName>Dupont &amp; fils</WorkerName><WorkerFirstName>\xc3\x89lodie</WorkerFirstName>

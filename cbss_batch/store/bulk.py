@@ -14,13 +14,21 @@ client-side from blocks reserved in ``counters``, so no ``RETURNING`` round trip
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import sys
 from collections.abc import Callable
 from itertools import chain
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, select, text, update
 
+from cbss_batch import PURE_PYTHON_ENV
 from cbss_batch.store.tables import counters
+
+log = logging.getLogger(__name__)
 
 _BLOCK = 100_000
 SQLITE_ROWS_PER_INSERT = 50  # measured: 25 and 100-200 were no better; the bound-variable limit is far above
@@ -85,6 +93,7 @@ class BulkWriter:
         self.written = 0
         self._buffers = list(self.rows.values())
         self._inserts: dict[tuple[str, int], str] = {}
+        self._prepared: dict[str, tuple[Any, Any]] = {}  # table -> (driver connection, statement of _sqlite_rows)
         self._streamed: str | None = None  # the table streamed, chosen at the first batch
         self._stream: Any = None  # (cursor, copy) of the COPY open on the streamed table
         self._listening = False
@@ -186,6 +195,12 @@ class BulkWriter:
         if set(map(len, rows)) != {width}:  # rows are flattened below: a short row would shift the others
             raise ValueError(f"a {table} row does not have the {width} values of {', '.join(columns)}")
         per = SQLITE_ROWS_PER_INSERT
+        if SQLITE_ROWS is not None and len(rows) >= per and type(raw) is sqlite3.Connection:
+            # whole statements' worth of rows bound from the tuples; what it leaves (the last rows, or rows
+            # from one holding a value of another type on) goes through the sqlite3 module below
+            done = SQLITE_ROWS.insert(raw, self._statement(raw, table, columns), rows, per, width)
+            if done:
+                rows = rows[done:]
         values = list(chain.from_iterable(rows))
         step = per * width
         whole = len(values) - len(values) % step
@@ -199,6 +214,14 @@ class BulkWriter:
         finally:
             cursor.close()
 
+    def _statement(self, raw: Any, table: str, columns: tuple[str, ...]) -> Any:
+        """The prepared ``SQLITE_ROWS_PER_INSERT``-row insert of ``table`` on ``raw`` (kept while the writer is)."""
+        kept = self._prepared.get(table)
+        if kept is None or kept[0] is not raw:
+            kept = (raw, SQLITE_ROWS.prepare(raw, self._insert(table, columns, SQLITE_ROWS_PER_INSERT)))
+            self._prepared[table] = kept
+        return kept[1]
+
     def _insert(self, table: str, columns: tuple[str, ...], count: int) -> str:
         """``INSERT OR FAIL INTO table (columns) VALUES (?, …), …`` for ``count`` rows (cached)."""
         sql = self._inserts.get((table, count))
@@ -207,3 +230,89 @@ class BulkWriter:
             sql = f"INSERT OR FAIL INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * count)}"  # noqa: S608
             self._inserts[(table, count)] = sql
         return sql
+
+
+# The C writer (``_sqlite_rows.c``) binds the rows' values straight from their tuples instead of through
+# the sqlite3 module's adaptation of each value and a flattened parameter list: about a third of the
+# staging time of a large set on SQLite. It works on the connection the sqlite3 module opened, so it is
+# used only when it was built against the same SQLite library, finds the connection's handle where this
+# CPython keeps it, and stores a sample exactly as the sqlite3 module does; ``CBSS_PURE_PYTHON=1`` turns
+# it off.
+_SAMPLE_ROWS = [
+    (1, None, "", "x", -1, 0.5),
+    (2**63 - 1, -(2**63), "É\u20ac\U0001f600", "a\0b", 0, -0.0),
+    (3, 7, "0123456789" * 50, None, 12_345_678_901, 1e300),
+    (4, -5, " padded ", "'; DROP TABLE t; --", None, None),
+]
+
+
+def _c_writer() -> ModuleType | None:
+    """The C writer, configured, when it is built, allowed and writes the sample as the sqlite3 module does."""
+    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+        return None
+    if not (3, 11) <= sys.version_info[:2] <= (3, 13):  # where the connection's handle is known to be
+        return None
+    try:
+        from cbss_batch.store import _sqlite_rows  # type: ignore[attr-defined]
+    except ImportError:
+        log.debug("the C SQLite writer is not built; staging rows are written through the sqlite3 module")
+        return None
+    try:
+        _sqlite_rows.configure(sqlite3.Connection, sqlite3.IntegrityError, sqlite3.OperationalError,
+                               sqlite3.DataError)
+        problem = _same_library(_sqlite_rows) or _same_rows(_sqlite_rows)
+    except (sqlite3.Error, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        problem = str(exc)
+    if problem:
+        log.warning("the C SQLite writer cannot be used (%s); staging rows are written through the sqlite3 "
+                    "module", problem)
+        return None
+    return _sqlite_rows
+
+
+def _same_library(module: Any) -> str | None:
+    """Why the C writer does not share the sqlite3 module's SQLite library, or None: the memory a
+    database of the sqlite3 module holds must show in the library the writer calls."""
+    before = module.memory_used()
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("CREATE TABLE t (x)")
+        probe.execute("INSERT INTO t VALUES (?)", (b"\x01" * 2_000_000,))
+        grown = module.memory_used() - before
+    finally:
+        probe.close()
+    return None if grown >= 1_000_000 else "it is linked to another SQLite library than the sqlite3 module"
+
+
+def _same_rows(module: Any) -> str | None:
+    """Why the C writer stores the sample otherwise than the sqlite3 module, or None."""
+    probe = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        probe.execute("CREATE TABLE ours (a, b, c, d, e, f)")
+        probe.execute("CREATE TABLE theirs (a, b, c, d, e, f)")
+        probe.execute("CREATE TABLE strict (a NOT NULL)")
+        two_rows = module.prepare(probe, "INSERT OR FAIL INTO ours VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)")
+        rows = [*_SAMPLE_ROWS, (5, b"bytes", "left to the sqlite3 module", None, None, None), _SAMPLE_ROWS[0]]
+        done = module.insert(probe, two_rows, rows, 2, 6)
+        if done != len(_SAMPLE_ROWS):
+            return f"it wrote {done} of the {len(_SAMPLE_ROWS)} sample rows it can write"
+        probe.executemany("INSERT INTO theirs VALUES (?, ?, ?, ?, ?, ?)", _SAMPLE_ROWS)
+        read = ("SELECT a, b, c, d, e, f, typeof(a), typeof(b), typeof(c), typeof(d), typeof(e), typeof(f) "
+                "FROM {} ORDER BY rowid")
+        ours = probe.execute(read.format("ours")).fetchall()
+        if ours != probe.execute(read.format("theirs")).fetchall():
+            return "it stores the sample rows otherwise"
+        try:
+            module.insert(probe, module.prepare(probe, "INSERT OR FAIL INTO strict VALUES (?)"), [(None,)], 1, 1)
+        except sqlite3.IntegrityError as exc:
+            if "NOT NULL" not in str(exc):
+                return f"a NOT NULL violation was reported as {exc}"
+        else:
+            return "a NOT NULL violation was not reported"
+    finally:
+        probe.close()
+    return None
+
+
+SQLITE_ROWS: Any = _c_writer()
+WRITER = "python" if SQLITE_ROWS is None else "c"
