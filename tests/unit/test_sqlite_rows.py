@@ -34,6 +34,8 @@ if importlib.util.find_spec("cbss_batch.store._sqlite_rows") is None:
 
 from cbss_batch.store import _sqlite_rows  # type: ignore[attr-defined]  # noqa: E402
 
+# configured by bulk.py at import, unless CBSS_PURE_PYTHON is set: the tests below use it either way
+_sqlite_rows.configure(sqlite3.Connection, sqlite3.IntegrityError, sqlite3.OperationalError, sqlite3.DataError)
 ROOT = Path(__file__).resolve().parents[2]
 READ = "SELECT a, b, c, typeof(a), typeof(b), typeof(c) FROM {} ORDER BY rowid"
 
@@ -47,6 +49,7 @@ VALUES = st.one_of(
 ROWS = st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=0, max_size=40)
 
 
+@pytest.mark.skipif(os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"), reason=f"{PURE_PYTHON_ENV} is set")
 def test_the_c_writer_is_the_one_in_use() -> None:
     assert bulk.WRITER == "c"
     assert bulk.SQLITE_ROWS is _sqlite_rows
@@ -158,7 +161,19 @@ def test_the_writer_stores_what_the_sqlite3_module_stores_with_the_rows_it_leave
     rows[120] = (*rows[120][:5], 5, *rows[120][6:])
     rows[160] = (*rows[160][:3], "É€", *rows[160][4:])
     rows[180] = (*rows[180][:6], True, *rows[180][7:])  # left to the sqlite3 module, with every row after it
+    written: list[int] = []
+
+    class Counted:  # the C writer, counting the rows it wrote itself
+        prepare = staticmethod(_sqlite_rows.prepare)
+
+        @staticmethod
+        def insert(*args: Any) -> int:
+            written.append(_sqlite_rows.insert(*args))
+            return written[-1]
+
+    monkeypatch.setattr(bulk, "SQLITE_ROWS", Counted)
     with_c = _stage(f"sqlite:///{tmp_path / 'c.db'}", rows)
+    assert written == [150]  # three statements of 50; the one holding row 180 and the rest: the sqlite3 module
     monkeypatch.setattr(bulk, "SQLITE_ROWS", None)
     without = _stage(f"sqlite:///{tmp_path / 'python.db'}", rows)
     assert with_c == without
