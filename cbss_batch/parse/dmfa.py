@@ -10,7 +10,6 @@ they receive and roll back when the stream ends in ``InvalidDocument``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +18,7 @@ from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
-from cbss_batch import PURE_PYTHON_ENV
+from cbss_batch import pure_python
 from cbss_batch.records import (
     Contribution,
     Deduction,
@@ -557,7 +556,7 @@ _SAMPLE = b"""<NaturalPerson>
 
 def _c_reader() -> Callable[[Any], NaturalPerson] | None:
     """The C reader, configured, when it is built, allowed and reads the sample as the Python readers do."""
-    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+    if pure_python():
         return None
     try:
         from cbss_batch.parse import _dmfa_reader  # type: ignore[attr-defined]

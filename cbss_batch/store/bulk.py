@@ -15,7 +15,6 @@ client-side from blocks reserved in ``counters``, so no ``RETURNING`` round trip
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, event, select, text, update
 
-from cbss_batch import PURE_PYTHON_ENV
+from cbss_batch import pure_python
 from cbss_batch.store.tables import counters
 
 log = logging.getLogger(__name__)
@@ -248,7 +247,7 @@ _SAMPLE_ROWS = [
 
 def _c_writer() -> ModuleType | None:
     """The C writer, configured, when it is built, allowed and writes the sample as the sqlite3 module does."""
-    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+    if pure_python():
         return None
     if not (3, 11) <= sys.version_info[:2] <= (3, 13):  # where the connection's handle is known to be
         return None

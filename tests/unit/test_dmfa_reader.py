@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from cbss_batch import PURE_PYTHON_ENV
 from cbss_batch.parse import dmfa
 from cbss_batch.xmlsafe import PARSER_OPTIONS
 
@@ -186,7 +187,7 @@ def test_what_is_not_an_lxml_element_is_refused() -> None:
 
 
 def test_the_python_readers_are_used_when_asked_for() -> None:
-    env = dict(os.environ, **{dmfa.PURE_PYTHON_ENV: "1"})
+    env = dict(os.environ, **{PURE_PYTHON_ENV: "1"})
     out = subprocess.run([sys.executable, "-c", "from cbss_batch.parse import dmfa; print(dmfa.READER)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "python"

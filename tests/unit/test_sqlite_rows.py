@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from cbss_batch import PURE_PYTHON_ENV
+from cbss_batch import PURE_PYTHON_ENV, pure_python
 from cbss_batch.store import bulk
 from cbss_batch.store.session import make_engine
 from cbss_batch.store.tables import LEAF_TABLES, STAGING_TABLES, contributions, metadata
@@ -49,7 +49,7 @@ VALUES = st.one_of(
 ROWS = st.lists(st.tuples(VALUES, VALUES, VALUES), min_size=0, max_size=40)
 
 
-@pytest.mark.skipif(os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"), reason=f"{PURE_PYTHON_ENV} is set")
+@pytest.mark.skipif(pure_python(), reason=f"{PURE_PYTHON_ENV} is set")
 def test_the_c_writer_is_the_one_in_use() -> None:
     assert bulk.WRITER == "c"
     assert bulk.SQLITE_ROWS is _sqlite_rows
